@@ -1,0 +1,146 @@
+/**
+ * Domain types shared by every channel (SAML, SCIM, LDAP, admin) and every store adapter.
+ * Pure data: no HTTP, XML or database driver types may appear here.
+ */
+
+export type MatchBy = 'upn' | 'email';
+export type Channel = 'saml' | 'scim' | 'ldap' | 'admin';
+
+export interface Tenant {
+  id: string;
+  slug: string;
+  name: string;
+  /** Email domains the tenant owns, lower-case, no leading '@'. Empty = no domain restriction. */
+  domains: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface IdpCertificate {
+  /** PEM, with BEGIN/END lines. */
+  pem: string;
+  /** SHA-256 fingerprint, upper-case hex pairs joined by ':' (as Entra shows it). */
+  fingerprint: string;
+  notBefore: Date;
+  notAfter: Date;
+  subject: string;
+}
+
+/** What was read from the IdP's metadata. */
+export interface IdpDescriptor {
+  entityId: string;
+  ssoRedirectUrl: string | null;
+  ssoPostUrl: string | null;
+  sloUrl: string | null;
+  nameIdFormats: string[];
+  /** Every signing certificate, so a rollover needs no downtime. */
+  certs: IdpCertificate[];
+  /** Whether the metadata document carried a signature that verified against one of its own or a pinned cert. */
+  metadataSigned: boolean;
+  /** Where the metadata came from, for re-import. */
+  source: { kind: 'xml' } | { kind: 'url'; url: string };
+  importedAt: Date;
+}
+
+export interface JitSettings {
+  /** Create accounts on first login. When off, only existing accounts may sign in. */
+  enabled: boolean;
+  /** Refresh name and email from the assertion on every login. */
+  updateOnLogin: boolean;
+}
+
+export interface ConnectionSettings {
+  matchBy: MatchBy;
+  /** Accept unsolicited responses (Entra "My Apps" tile). */
+  allowIdpInitiated: boolean;
+  /** Require the Response element itself to be signed (Entra signs only the assertion by default). */
+  wantAuthnResponseSigned: boolean;
+  /** Sign AuthnRequests with the SP key (RSA-SHA256). */
+  signAuthnRequests: boolean;
+  /** Accept RSA-SHA1 / SHA-1 digests. Off unless an admin opts in for a legacy IdP. */
+  allowSha1: boolean;
+  jit: JitSettings;
+}
+
+export interface Connection {
+  id: string;
+  tenantId: string;
+  /** Globally unique, appears in URLs: /sso/:slug/... */
+  slug: string;
+  name: string;
+  /** Fixed at creation so a BASE_URL change does not silently break the IdP's configuration. */
+  spEntityId: string;
+  idp: IdpDescriptor;
+  settings: ConnectionSettings;
+  /** Incremented on every change; caches (e.g. the per-connection SAML validator) key on it. */
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface User {
+  id: string;
+  tenantId: string;
+  /** The value chosen by the connection's matchBy, as the IdP spelled it. */
+  username: string;
+  /** normaliseKey(username): unique per tenant. */
+  usernameKey: string;
+  email: string | null;
+  givenName: string | null;
+  familyName: string | null;
+  displayName: string | null;
+  /** given + family; the username when both are blank. */
+  fullName: string;
+  active: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+  lastLoginAt: Date | null;
+}
+
+/** Pins an IdP's immutable subject id (Entra objectidentifier, or a persistent NameID) to a user. */
+export interface IdentityLink {
+  connectionId: string;
+  /** The immutable id at the IdP. Unique per connection. */
+  subject: string;
+  userId: string;
+  createdAt: Date;
+}
+
+export interface Group {
+  id: string;
+  tenantId: string;
+  /** The IdP's id for the group (Entra object id GUID). Unique per tenant. */
+  externalId: string;
+  displayName: string;
+  /** False while the group is only known by its GUID. */
+  nameResolved: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Membership {
+  userId: string;
+  groupId: string;
+  /** Who asserted this membership, e.g. 'saml:<connectionId>', 'scim:<connectionId>'. */
+  source: string;
+  createdAt: Date;
+}
+
+export type EventOutcome = 'success' | 'refused' | 'error' | 'info';
+
+/** One entry of the provisioning log. Never holds tokens, assertions or cookies. */
+export interface ProvisioningEvent {
+  id: string;
+  tenantId: string | null;
+  connectionId: string | null;
+  channel: Channel;
+  /** e.g. 'login', 'user_created', 'user_updated', 'user_linked', 'group_created', 'membership_added'. */
+  type: string;
+  outcome: EventOutcome;
+  /** Who or what the event is about (a username, a group id); never a secret. */
+  subject: string | null;
+  /** Machine-readable reason code, e.g. 'audience_mismatch'. */
+  reason: string | null;
+  details: Record<string, unknown>;
+  at: Date;
+}
