@@ -1,0 +1,314 @@
+/**
+ * Every admin action (tenants, connections, metadata import, listings), validated once here and shared by the
+ * HTTP admin API and the `gatehouse` CLI, so both behave identically.
+ */
+import { z } from 'zod';
+import { NotFoundError, ValidationError } from '../common/errors';
+import type { Logger } from '../common/log';
+import { parseInput } from '../common/validation';
+import { type AssertedIdentity, resolveIdentity, type Resolution } from '../provisioning/identity';
+import { normaliseDomain } from '../provisioning/normalise';
+import type { Connection, ConnectionSettings, IdpDescriptor, ProvisioningEvent, Tenant } from '../provisioning/types';
+import { fetchMetadata } from '../saml/metadata-fetch';
+import { parseIdpMetadata } from '../saml/metadata';
+import { defaultSpEntityId, spUrls } from '../saml/urls';
+import type { Page, Store } from '../store/ports';
+
+const slug = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'use 1-63 lower-case letters, digits and dashes (e.g. "contoso")');
+
+const domain = z
+  .string()
+  .transform(normaliseDomain)
+  .refine((d) => /^(?=.{1,253}$)([a-z0-9\u00a1-\uffff](?:[a-z0-9\u00a1-\uffff-]{0,61}[a-z0-9\u00a1-\uffff])?\.)+[a-z\u00a1-\uffff]{2,63}$/.test(d), 'is not a domain name');
+
+const TenantCreate = z.object({
+  slug,
+  name: z.string().trim().min(1).max(200),
+  domains: z.array(domain).max(500).default([]),
+});
+const TenantUpdate = z.object({
+  name: z.string().trim().min(1).max(200).optional(),
+  domains: z.array(domain).max(500).optional(),
+});
+
+const SettingsPatch = z
+  .object({
+    matchBy: z.enum(['upn', 'email']),
+    allowIdpInitiated: z.boolean(),
+    wantAuthnResponseSigned: z.boolean(),
+    signAuthnRequests: z.boolean(),
+    allowSha1: z.boolean(),
+    jit: z.object({ enabled: z.boolean(), updateOnLogin: z.boolean() }).strict().partial(),
+  })
+  .strict()
+  .partial();
+
+const MetadataSource = z
+  .object({
+    metadataXml: z.string().min(1).max(2_000_000).optional(),
+    metadataUrl: z.string().trim().min(1).max(2048).optional(),
+    /** Which entity to use when the metadata is an aggregate (EntitiesDescriptor). */
+    idpEntityId: z.string().trim().min(1).optional(),
+  })
+  .strict();
+
+const ConnectionCreate = SettingsPatch.extend({
+  slug,
+  name: z.string().trim().min(1).max(200).optional(),
+  spEntityId: z.string().trim().url().optional(),
+  metadataXml: MetadataSource.shape.metadataXml,
+  metadataUrl: MetadataSource.shape.metadataUrl,
+  idpEntityId: MetadataSource.shape.idpEntityId,
+}).strict();
+
+const ConnectionUpdate = SettingsPatch.extend({ name: z.string().trim().min(1).max(200).optional() }).strict();
+
+const MatchQuery = z
+  .object({
+    username: z.string().trim().min(1).optional(),
+    email: z.string().trim().min(1).optional(),
+    objectId: z.string().trim().min(1).optional(),
+  })
+  .strict();
+
+export const DEFAULT_SETTINGS: ConnectionSettings = {
+  matchBy: 'upn',
+  allowIdpInitiated: true,
+  wantAuthnResponseSigned: false,
+  signAuthnRequests: false,
+  allowSha1: false,
+  jit: { enabled: true, updateOnLogin: true },
+};
+
+function mergeSettings(base: ConnectionSettings, patch: z.infer<typeof SettingsPatch>): ConnectionSettings {
+  const { jit, ...rest } = patch;
+  return { ...base, ...rest, jit: { ...base.jit, ...jit } };
+}
+
+/** What the API and CLI show for a connection: everything an admin pastes into the IdP, no secrets. */
+export interface ConnectionView {
+  id: string;
+  tenantId: string;
+  slug: string;
+  name: string;
+  spEntityId: string;
+  acsUrl: string;
+  loginUrl: string;
+  metadataUrl: string;
+  settings: ConnectionSettings;
+  idp: {
+    entityId: string;
+    ssoUrl: string | null;
+    sloUrl: string | null;
+    metadataSigned: boolean;
+    source: IdpDescriptor['source'];
+    importedAt: string;
+    certs: { fingerprint: string; subject: string; notBefore: string; notAfter: string }[];
+  };
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AdminServiceOptions {
+  store: Store;
+  baseUrl: string;
+  allowPrivateMetadataUrls: boolean;
+  logger: Logger;
+}
+
+export class AdminService {
+  constructor(private readonly options: AdminServiceOptions) {}
+
+  private get store(): Store {
+    return this.options.store;
+  }
+
+  // ---- tenants ----
+
+  async createTenant(input: unknown): Promise<Tenant> {
+    const data = parseInput(TenantCreate, input);
+    return this.store.tenants.create({ ...data, domains: [...new Set(data.domains)] });
+  }
+
+  async listTenants(): Promise<Tenant[]> {
+    return this.store.tenants.list();
+  }
+
+  /** A tenant by id or slug. */
+  async getTenant(ref: string): Promise<Tenant> {
+    const tenant = (await this.store.tenants.findBySlug(ref.toLowerCase())) ?? (await this.store.tenants.findById(ref));
+    if (!tenant) throw new NotFoundError(`No tenant "${ref}".`, 'tenant_not_found');
+    return tenant;
+  }
+
+  async updateTenant(ref: string, input: unknown): Promise<Tenant> {
+    const tenant = await this.getTenant(ref);
+    const data = parseInput(TenantUpdate, input);
+    const updated = await this.store.tenants.update(tenant.id, {
+      ...(data.name !== undefined ? { name: data.name } : {}),
+      ...(data.domains !== undefined ? { domains: [...new Set(data.domains)] } : {}),
+    });
+    if (!updated) throw new NotFoundError(`No tenant "${ref}".`, 'tenant_not_found');
+    return updated;
+  }
+
+  // ---- connections ----
+
+  private async loadMetadata(source: z.infer<typeof MetadataSource>, trustedCertsPem?: string[]): Promise<IdpDescriptor> {
+    if (source.metadataXml && source.metadataUrl) {
+      throw new ValidationError('Give either metadataXml or metadataUrl, not both.');
+    }
+    if (source.metadataXml) {
+      return parseIdpMetadata(source.metadataXml, { entityId: source.idpEntityId, source: { kind: 'xml' }, trustedCertsPem });
+    }
+    if (source.metadataUrl) {
+      const xml = await fetchMetadata(source.metadataUrl, { allowPrivateNetworks: this.options.allowPrivateMetadataUrls });
+      return parseIdpMetadata(xml, {
+        entityId: source.idpEntityId,
+        source: { kind: 'url', url: source.metadataUrl },
+        trustedCertsPem,
+      });
+    }
+    throw new ValidationError('The IdP metadata is required: give metadataXml (the XML document) or metadataUrl.', undefined, 'metadata_required');
+  }
+
+  async createConnection(tenantRef: string, input: unknown): Promise<ConnectionView> {
+    const tenant = await this.getTenant(tenantRef);
+    const { slug: connSlug, name, spEntityId, metadataXml, metadataUrl, idpEntityId, ...settings } = parseInput(ConnectionCreate, input);
+    // Parse (and fetch) the metadata before anything is stored: bad metadata changes nothing.
+    const idp = await this.loadMetadata({ metadataXml, metadataUrl, idpEntityId });
+    const connection = await this.store.connections.create({
+      tenantId: tenant.id,
+      slug: connSlug,
+      name: name ?? tenant.name,
+      spEntityId: spEntityId ?? defaultSpEntityId(this.options.baseUrl, connSlug),
+      idp,
+      settings: mergeSettings(DEFAULT_SETTINGS, settings),
+    });
+    this.options.logger.info({ connectionId: connection.id, tenantId: tenant.id, idp: idp.entityId }, 'connection created');
+    return this.view(connection);
+  }
+
+  /** A connection by id or slug. */
+  async getConnection(ref: string): Promise<Connection> {
+    const connection = (await this.store.connections.findById(ref)) ?? (await this.store.connections.findBySlug(ref.toLowerCase()));
+    if (!connection) throw new NotFoundError(`No connection "${ref}".`, 'connection_not_found');
+    return connection;
+  }
+
+  async listConnections(tenantRef: string): Promise<ConnectionView[]> {
+    const tenant = await this.getTenant(tenantRef);
+    return (await this.store.connections.listByTenant(tenant.id)).map((c) => this.view(c));
+  }
+
+  async updateConnection(ref: string, input: unknown): Promise<ConnectionView> {
+    const connection = await this.getConnection(ref);
+    const { name, ...settings } = parseInput(ConnectionUpdate, input);
+    const updated = await this.store.connections.update(connection.id, {
+      ...(name !== undefined ? { name } : {}),
+      settings: mergeSettings(connection.settings, settings),
+    });
+    if (!updated) throw new NotFoundError(`No connection "${ref}".`, 'connection_not_found');
+    return this.view(updated);
+  }
+
+  async deleteConnection(ref: string): Promise<void> {
+    const connection = await this.getConnection(ref);
+    await this.store.connections.delete(connection.id);
+    this.options.logger.info({ connectionId: connection.id }, 'connection deleted');
+  }
+
+  /** Re-imports metadata (e.g. after an IdP certificate rollover); with no body, from the URL it came from. */
+  async reimportMetadata(ref: string, input: unknown): Promise<ConnectionView> {
+    const connection = await this.getConnection(ref);
+    const source = parseInput(MetadataSource, input);
+    if (!source.metadataXml && !source.metadataUrl) {
+      if (connection.idp.source.kind !== 'url') {
+        throw new ValidationError('This connection was imported from XML: give metadataXml or metadataUrl.', undefined, 'metadata_required');
+      }
+      source.metadataUrl = connection.idp.source.url;
+    }
+    const idp = await this.loadMetadata({ ...source, idpEntityId: source.idpEntityId ?? connection.idp.entityId });
+    const updated = await this.store.connections.update(connection.id, { idp });
+    if (!updated) throw new NotFoundError(`No connection "${ref}".`, 'connection_not_found');
+    return this.view(updated);
+  }
+
+  view(connection: Connection): ConnectionView {
+    const urls = spUrls(this.options.baseUrl, connection.slug);
+    const { idp } = connection;
+    return {
+      id: connection.id,
+      tenantId: connection.tenantId,
+      slug: connection.slug,
+      name: connection.name,
+      spEntityId: connection.spEntityId,
+      acsUrl: urls.acsUrl,
+      loginUrl: urls.loginUrl,
+      metadataUrl: urls.metadataUrl,
+      settings: connection.settings,
+      idp: {
+        entityId: idp.entityId,
+        ssoUrl: idp.ssoRedirectUrl ?? idp.ssoPostUrl,
+        sloUrl: idp.sloUrl,
+        metadataSigned: idp.metadataSigned,
+        source: idp.source,
+        importedAt: idp.importedAt.toISOString(),
+        certs: idp.certs.map((c) => ({
+          fingerprint: c.fingerprint,
+          subject: c.subject,
+          notBefore: c.notBefore.toISOString(),
+          notAfter: c.notAfter.toISOString(),
+        })),
+      },
+      version: connection.version,
+      createdAt: connection.createdAt.toISOString(),
+      updatedAt: connection.updatedAt.toISOString(),
+    };
+  }
+
+  // ---- directory and log ----
+
+  async listUsers(ref: string, page: { offset: number; limit: number }) {
+    const connection = await this.getConnection(ref);
+    return this.store.users.listByTenant(connection.tenantId, page);
+  }
+
+  async listGroups(ref: string, page: { offset: number; limit: number }) {
+    const connection = await this.getConnection(ref);
+    return this.store.groups.listByTenant(connection.tenantId, page);
+  }
+
+  async listEvents(ref: string, query: { limit: number; before?: Date; outcome?: ProvisioningEvent['outcome'] }): Promise<ProvisioningEvent[]> {
+    const connection = await this.getConnection(ref);
+    return this.store.events.list({ connectionId: connection.id, ...query });
+  }
+
+  /** Dry run of the matching rules: which account a login with these values would use, or create, and why. */
+  async match(ref: string, input: unknown): Promise<{ decision: Resolution['action']; reason: string | null; userId: string | null; username: string | null; via: string | null }> {
+    const connection = await this.getConnection(ref);
+    const tenant = await this.getTenant(connection.tenantId);
+    const q = parseInput(MatchQuery, input);
+    const identity: AssertedIdentity = {
+      upn: connection.settings.matchBy === 'upn' ? (q.username ?? null) : null,
+      email: q.email ?? (connection.settings.matchBy === 'email' ? (q.username ?? null) : null),
+      givenName: null,
+      familyName: null,
+      displayName: null,
+      immutableId: q.objectId ?? null,
+      groups: null,
+      groupsOverage: false,
+    };
+    const r = await resolveIdentity(this.store, { tenant, connection }, identity);
+    if (r.action === 'use') return { decision: 'use', reason: null, userId: r.user.id, username: r.user.username, via: r.via };
+    if (r.action === 'create') return { decision: 'create', reason: null, userId: null, username: r.username, via: null };
+    return { decision: 'refuse', reason: r.reason, userId: null, username: r.username, via: null };
+  }
+}
+
+export type { Page };

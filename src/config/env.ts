@@ -1,0 +1,142 @@
+/**
+ * Configuration from the environment, validated with zod. Pure: reads only the object it is given.
+ * A bad value yields a ConfigError naming the variable; main turns it into one line on stderr and exit code 2.
+ */
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const booleanFlag = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'].includes(v), 'must be true or false')
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const positiveInt = (max: number) => z.coerce.number().int('must be a whole number').min(1).max(max);
+
+const httpOrigin = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && !u.search && !u.hash;
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http(s) URL without credentials, query or fragment, e.g. https://sso.example.com')
+  .transform((v) => v.replace(/\/+$/, ''));
+
+const secret = (name: string) =>
+  z.string().min(32, `must be at least 32 characters (generate one with: openssl rand -base64 48) — ${name}`);
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: positiveInt(65535).default(3000),
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  BASE_URL: httpOrigin.optional(),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .refine((v) => /^(sqlite:.+|mongodb(\+srv)?:\/\/.+)$/.test(v), 'must be sqlite:<path>, sqlite::memory: or mongodb://...')
+    .default('sqlite:./data/gatehouse.db'),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  SESSION_SECRET: secret('SESSION_SECRET').optional(),
+  ADMIN_API_KEY: secret('ADMIN_API_KEY').optional(),
+  SP_KEY_FILE: z.string().trim().min(1).optional(),
+  SP_CERT_FILE: z.string().trim().min(1).optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  TRUST_PROXY: z.string().trim().default('false'),
+  SESSION_IDLE_MINUTES: positiveInt(60 * 24 * 30).default(60),
+  SESSION_ABSOLUTE_HOURS: positiveInt(24 * 90).default(12),
+  ALLOW_PRIVATE_METADATA_URLS: booleanFlag.default(false),
+  ACS_RATE_LIMIT_PER_MINUTE: positiveInt(1_000_000).default(600),
+});
+
+export type ParsedEnv = z.infer<typeof EnvSchema>;
+
+export interface Settings {
+  env: ParsedEnv['NODE_ENV'];
+  port: number;
+  host: string;
+  baseUrl: string;
+  databaseUrl: string;
+  dataDir: string;
+  sessionSecret: string | null;
+  adminApiKey: string | null;
+  spKeyFile: string | null;
+  spCertFile: string | null;
+  logLevel: ParsedEnv['LOG_LEVEL'];
+  /** Passed to Express' 'trust proxy' setting. */
+  trustProxy: boolean | number | string;
+  sessionIdleMs: number;
+  sessionAbsoluteMs: number;
+  allowPrivateMetadataUrls: boolean;
+  acsRateLimitPerMinute: number;
+}
+
+function parseTrustProxy(raw: string): boolean | number | string {
+  const v = raw.toLowerCase();
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  if (['true', 'yes', 'on'].includes(v)) return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  // A comma-separated list of addresses/subnets or names Express understands ('loopback', '10.0.0.0/8').
+  if (/^[\w.:/,\s-]+$/.test(raw)) return raw;
+  throw new ConfigError('TRUST_PROXY', 'must be true, false, a hop count, or a comma-separated list of proxy addresses');
+}
+
+/** Validates the environment. Throws ConfigError naming the first bad variable. */
+export function parseEnv(env: NodeJS.ProcessEnv): Settings {
+  const relevant: Record<string, string> = {};
+  for (const key of Object.keys(EnvSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') relevant[key] = value;
+  }
+  const result = EnvSchema.safeParse(relevant);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(variable, issue.message);
+  }
+  const e = result.data;
+  if (e.NODE_ENV === 'production') {
+    for (const name of ['BASE_URL', 'SESSION_SECRET', 'ADMIN_API_KEY', 'SP_KEY_FILE', 'SP_CERT_FILE'] as const) {
+      if (!e[name]) throw new ConfigError(name, 'is required when NODE_ENV=production');
+    }
+  }
+  if ((e.SP_KEY_FILE && !e.SP_CERT_FILE) || (!e.SP_KEY_FILE && e.SP_CERT_FILE)) {
+    throw new ConfigError(e.SP_KEY_FILE ? 'SP_CERT_FILE' : 'SP_KEY_FILE', 'SP_KEY_FILE and SP_CERT_FILE must be set together');
+  }
+  if (e.SESSION_ABSOLUTE_HOURS * 60 < e.SESSION_IDLE_MINUTES) {
+    throw new ConfigError('SESSION_IDLE_MINUTES', 'must not exceed SESSION_ABSOLUTE_HOURS');
+  }
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    baseUrl: e.BASE_URL ?? `http://localhost:${e.PORT}`,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    sessionSecret: e.SESSION_SECRET ?? null,
+    adminApiKey: e.ADMIN_API_KEY ?? null,
+    spKeyFile: e.SP_KEY_FILE ?? null,
+    spCertFile: e.SP_CERT_FILE ?? null,
+    logLevel: e.LOG_LEVEL,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    sessionIdleMs: e.SESSION_IDLE_MINUTES * 60_000,
+    sessionAbsoluteMs: e.SESSION_ABSOLUTE_HOURS * 3_600_000,
+    allowPrivateMetadataUrls: e.ALLOW_PRIVATE_METADATA_URLS,
+    acsRateLimitPerMinute: e.ACS_RATE_LIMIT_PER_MINUTE,
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * Web sessions: express-session on the active store, passport for req.login/req.logout/req.user, idle and absolute
+ * lifetimes, and the "who is this?" answers for the application: /me, /api/me, /auth/check, /logout.
+ */
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import session from 'express-session';
+import passport from 'passport';
+import type { Group, Tenant, User } from '../provisioning/types';
+import type { Store } from '../store/ports';
+
+/** What req.user holds for a signed-in request (loaded fresh from the store on every request). */
+export interface SessionPrincipal {
+  user: User;
+  tenant: Tenant;
+  groups: Group[];
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+    interface User extends SessionPrincipal {}
+  }
+}
+
+declare module 'express-session' {
+  interface SessionData {
+    /** Epoch ms of the login; the absolute lifetime counts from here. */
+    authenticatedAt: number;
+    connectionId: string;
+  }
+}
+
+export const SESSION_COOKIE = 'gatehouse.sid';
+
+export interface SessionOptions {
+  store: Store;
+  secret: string;
+  secureCookies: boolean;
+  idleMs: number;
+  absoluteMs: number;
+}
+
+export async function loadPrincipal(store: Store, userId: string): Promise<SessionPrincipal | null> {
+  const user = await store.users.findById(userId);
+  // A disabled account loses every session at once: the next request finds it inactive.
+  if (!user || !user.active) return null;
+  const tenant = await store.tenants.findById(user.tenantId);
+  if (!tenant) return null;
+  const memberships = await store.memberships.listByUser(user.id);
+  const groups = await store.groups.findByIds([...new Set(memberships.map((m) => m.groupId))]);
+  groups.sort((a, b) => a.displayName.localeCompare(b.displayName));
+  return { user, tenant, groups };
+}
+
+/** Configures passport on its own instance so several apps (tests) never share serializers. */
+export function createPassport(store: Store): passport.PassportStatic {
+  const instance = new passport.Passport() as passport.PassportStatic;
+  instance.serializeUser((principal: Express.User, done) => done(null, principal.user.id));
+  instance.deserializeUser((id: unknown, done) => {
+    if (typeof id !== 'string') return done(null, false);
+    loadPrincipal(store, id).then(
+      (p) => done(null, p ?? false),
+      (error: unknown) => done(error),
+    );
+  });
+  return instance;
+}
+
+export function sessionMiddleware(options: SessionOptions): RequestHandler[] {
+  const sessionStore = options.store.createSessionStore({ ttlSeconds: Math.ceil(options.idleMs / 1000) });
+  const enforceAbsoluteLifetime: RequestHandler = (req, res, next) => {
+    const startedAt = req.session?.authenticatedAt;
+    if (startedAt !== undefined && Date.now() - startedAt > options.absoluteMs) {
+      req.session.destroy(() => {
+        res.clearCookie(SESSION_COOKIE, { path: '/' });
+        next();
+      });
+      return;
+    }
+    next();
+  };
+  return [
+    session({
+      name: SESSION_COOKIE,
+      secret: options.secret,
+      store: sessionStore,
+      resave: false,
+      saveUninitialized: false,
+      rolling: true,
+      proxy: undefined,
+      cookie: {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: options.secureCookies,
+        maxAge: options.idleMs,
+        path: '/',
+      },
+    }),
+    enforceAbsoluteLifetime,
+  ];
+}
+
+/** Header values must be ASCII; names may not be. Percent-encode non-printable-ASCII, ',' and '%' only. */
+export function headerValue(value: string): string {
+  return value.replace(/[^\x20-\x7e]|[,%]/gu, (c) => encodeURIComponent(c));
+}
+
+function meJson(p: SessionPrincipal, req: Request) {
+  const expiresAt = req.session.cookie.expires ?? null;
+  return {
+    id: p.user.id,
+    username: p.user.username,
+    email: p.user.email,
+    givenName: p.user.givenName,
+    familyName: p.user.familyName,
+    displayName: p.user.displayName,
+    fullName: p.user.fullName,
+    tenant: { id: p.tenant.id, slug: p.tenant.slug, name: p.tenant.name },
+    groups: p.groups.map((g) => ({ id: g.id, externalId: g.externalId, displayName: g.displayName, nameResolved: g.nameResolved })),
+    session: {
+      authenticatedAt: req.session.authenticatedAt ? new Date(req.session.authenticatedAt).toISOString() : null,
+      expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null,
+    },
+  };
+}
+
+function unauthenticated(res: Response): void {
+  res.status(401).json({ error: { code: 'unauthenticated', message: 'Not signed in.' } });
+}
+
+export function sessionRouter(): Router {
+  const r = Router();
+
+  r.get('/api/me', (req, res) => {
+    if (!req.user) return unauthenticated(res);
+    res.set('Cache-Control', 'no-store').json(meJson(req.user, req));
+  });
+
+  r.get('/me', (req, res) => {
+    if (!req.user) {
+      res.status(401).render('signed-out', { title: 'Not signed in' });
+      return;
+    }
+    res.set('Cache-Control', 'no-store').render('me', { title: 'Your account', me: meJson(req.user, req) });
+  });
+
+  // Forward-auth for nginx auth_request, Traefik ForwardAuth, Caddy forward_auth.
+  r.get('/auth/check', (req, res) => {
+    res.set('Cache-Control', 'no-store');
+    if (!req.user) {
+      res.status(401).end();
+      return;
+    }
+    const { user, tenant, groups } = req.user;
+    res.set({
+      'X-Gatehouse-User': headerValue(user.username),
+      'X-Gatehouse-User-Id': user.id,
+      'X-Gatehouse-Email': headerValue(user.email ?? ''),
+      'X-Gatehouse-Name': headerValue(user.fullName),
+      'X-Gatehouse-Tenant': tenant.slug,
+      'X-Gatehouse-Groups': groups.map((g) => headerValue(g.displayName)).join(','),
+    });
+    res.status(200).end();
+  });
+
+  r.post('/logout', (req, res, next) => {
+    req.logout({ keepSessionInfo: false }, (error) => {
+      if (error) return next(error);
+      req.session.destroy((destroyError) => {
+        if (destroyError) return next(destroyError);
+        res.clearCookie(SESSION_COOKIE, { path: '/' });
+        if (req.accepts(['json', 'html']) === 'json') res.status(204).end();
+        else res.redirect(303, '/me');
+      });
+    });
+  });
+  return r;
+}

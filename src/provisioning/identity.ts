@@ -1,0 +1,307 @@
+/**
+ * Who is who. The one module that decides which account an identity from any channel (SAML now; SCIM and LDAP
+ * call the same functions) belongs to, creates it when it should, and keeps its profile and groups in step.
+ *
+ * Resolution order (design.md section 3):
+ *   1. an account already linked to this connection by the IdP's immutable id (Entra objectidentifier, or a
+ *      persistent NameID);
+ *   2. an account of the same tenant with the same normalised key (UPN or email, per connection.matchBy);
+ *   3. otherwise create it (JIT), if the connection allows, else refuse.
+ * Never across tenants; never for a UPN/email outside the tenant's owned domains when domains are configured.
+ */
+import { ConflictError } from '../common/errors';
+import type { Store } from '../store/ports';
+import { domainOf, normaliseKey } from './normalise';
+import type { Channel, Connection, Group, Tenant, User } from './types';
+
+/** What an IdP says about a person, independent of the channel that carried it. */
+export interface AssertedIdentity {
+  upn: string | null;
+  email: string | null;
+  givenName: string | null;
+  familyName: string | null;
+  displayName: string | null;
+  /** The IdP's immutable id for the person, if it sends one. */
+  immutableId: string | null;
+  /** Group external ids; null when the IdP did not say (e.g. Entra's groups overage). */
+  groups: string[] | null;
+  /** Entra sent groups.link instead of groups: memberships must be left as they are. */
+  groupsOverage: boolean;
+}
+
+export const PROVISIONING_REFUSALS = {
+  missing_username: 'The identity provider did not send the attribute this connection matches users by.',
+  domain_not_owned: "The user's domain is not one of the domains this organisation owns.",
+  jit_disabled: 'No account exists for this user, and automatic account creation is off for this connection.',
+  user_disabled: 'This account is disabled.',
+  username_taken: 'Another account of this organisation already uses this username.',
+} as const;
+
+export type ProvisioningRefusalReason = keyof typeof PROVISIONING_REFUSALS;
+
+export class ProvisioningRefusal extends Error {
+  constructor(
+    readonly reason: ProvisioningRefusalReason,
+    readonly subject: string | null,
+  ) {
+    super(PROVISIONING_REFUSALS[reason]);
+    this.name = 'ProvisioningRefusal';
+  }
+}
+
+export interface IdentityContext {
+  tenant: Tenant;
+  connection: Connection;
+}
+
+export type Resolution =
+  | { action: 'use'; user: User; via: 'linked' | 'key'; username: string; usernameKey: string }
+  | { action: 'create'; username: string; usernameKey: string }
+  | { action: 'refuse'; reason: ProvisioningRefusalReason; username: string | null };
+
+/** The full-name rule: given + family name; the username when both are blank. */
+export function fullNameOf(givenName: string | null, familyName: string | null, username: string): string {
+  const name = [givenName, familyName].map((p) => p?.trim() ?? '').filter((p) => p !== '').join(' ');
+  return name === '' ? username : name;
+}
+
+/** The identifier the connection matches by (its users' username). */
+export function usernameFor(connection: Connection, identity: AssertedIdentity): string | null {
+  const value = connection.settings.matchBy === 'email' ? identity.email : identity.upn;
+  return value && value.trim() !== '' ? value.trim() : null;
+}
+
+/** True when the tenant has no owned domains, or the value has no domain part, or its domain is owned. */
+export function domainAllowed(tenant: Tenant, value: string | null): boolean {
+  if (tenant.domains.length === 0 || !value) return true;
+  const domain = domainOf(value);
+  return domain === null || tenant.domains.includes(domain);
+}
+
+/** Decides which account an identity belongs to, without changing anything (also the dry-run "match" answer). */
+export async function resolveIdentity(
+  store: Pick<Store, 'users' | 'identityLinks'>,
+  { tenant, connection }: IdentityContext,
+  identity: AssertedIdentity,
+): Promise<Resolution> {
+  const username = usernameFor(connection, identity);
+  if (!username) return { action: 'refuse', reason: 'missing_username', username: null };
+  const usernameKey = normaliseKey(username);
+  if (!domainAllowed(tenant, username) || !domainAllowed(tenant, identity.email)) {
+    return { action: 'refuse', reason: 'domain_not_owned', username };
+  }
+
+  if (identity.immutableId) {
+    const link = await store.identityLinks.findBySubject(connection.id, identity.immutableId);
+    if (link) {
+      const user = await store.users.findById(link.userId);
+      // A link always points into the connection's own tenant; the check keeps that true even if data is damaged.
+      if (user && user.tenantId === tenant.id) {
+        return user.active
+          ? { action: 'use', user, via: 'linked', username, usernameKey }
+          : { action: 'refuse', reason: 'user_disabled', username };
+      }
+    }
+  }
+
+  const byKey = await store.users.findByKey(tenant.id, usernameKey);
+  if (byKey) {
+    return byKey.active
+      ? { action: 'use', user: byKey, via: 'key', username, usernameKey }
+      : { action: 'refuse', reason: 'user_disabled', username };
+  }
+  if (!connection.settings.jit.enabled) return { action: 'refuse', reason: 'jit_disabled', username };
+  return { action: 'create', username, usernameKey };
+}
+
+export interface ProvisionResult {
+  user: User;
+  created: boolean;
+  via: 'linked' | 'key' | 'created';
+  groups: Group[];
+}
+
+interface ProvisionOptions {
+  channel: Channel;
+  now?: Date;
+}
+
+function profileOf(identity: AssertedIdentity, username: string) {
+  return {
+    email: identity.email,
+    givenName: identity.givenName,
+    familyName: identity.familyName,
+    displayName: identity.displayName,
+    fullName: fullNameOf(identity.givenName, identity.familyName, username),
+  };
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Resolves the identity and applies it: creates or updates the account, pins the immutable id, and syncs the
+ * memberships this connection asserts. Throws ProvisioningRefusal (and writes a 'login' refused event) when the
+ * identity may not sign in; nothing else is changed in that case.
+ */
+export async function provisionIdentity(
+  store: Store,
+  ctx: IdentityContext,
+  identity: AssertedIdentity,
+  options: ProvisionOptions,
+): Promise<ProvisionResult> {
+  const { tenant, connection } = ctx;
+  const now = options.now ?? new Date();
+  const log = (type: string, outcome: 'success' | 'refused' | 'info', subject: string | null, reason: string | null, details: Record<string, unknown> = {}) =>
+    store.events.append({
+      tenantId: tenant.id,
+      connectionId: connection.id,
+      channel: options.channel,
+      type,
+      outcome,
+      subject,
+      reason,
+      details,
+      at: now,
+    });
+
+  const resolution = await resolveIdentity(store, ctx, identity);
+  if (resolution.action === 'refuse') {
+    await log('login', 'refused', resolution.username, resolution.reason);
+    throw new ProvisioningRefusal(resolution.reason, resolution.username);
+  }
+
+  const { username, usernameKey } = resolution;
+  let user: User;
+  let via: ProvisionResult['via'];
+  if (resolution.action === 'create') {
+    try {
+      user = await store.users.create({
+        tenantId: tenant.id,
+        username,
+        usernameKey,
+        ...profileOf(identity, username),
+        active: true,
+        lastLoginAt: now,
+      });
+      via = 'created';
+      await log('user_created', 'success', username, null, { userId: user.id });
+    } catch (error) {
+      // A concurrent first login created it between our read and write: use that account.
+      if (!(error instanceof ConflictError)) throw error;
+      const existing = await store.users.findByKey(tenant.id, usernameKey);
+      if (!existing) throw error;
+      user = existing;
+      via = 'key';
+    }
+  } else {
+    user = resolution.user;
+    via = resolution.via;
+  }
+
+  if (identity.immutableId) {
+    const link = await store.identityLinks.link(connection.id, identity.immutableId, user.id);
+    if (link.userId === user.id && via === 'key') {
+      await log('user_linked', 'success', username, null, { userId: user.id });
+    }
+  }
+
+  if (via !== 'created') user = await refreshProfile(store, ctx, user, identity, resolution, now, log);
+
+  const groups = await syncGroups(store, ctx, user, identity, log);
+  await log('login', 'success', user.username, null, { userId: user.id, via });
+  return { user, created: via === 'created', via, groups };
+}
+
+type EventLogger = (
+  type: string,
+  outcome: 'success' | 'refused' | 'info',
+  subject: string | null,
+  reason: string | null,
+  details?: Record<string, unknown>,
+) => Promise<unknown>;
+
+async function refreshProfile(
+  store: Store,
+  { connection }: IdentityContext,
+  user: User,
+  identity: AssertedIdentity,
+  resolution: Extract<Resolution, { action: 'use' | 'create' }>,
+  now: Date,
+  log: EventLogger,
+): Promise<User> {
+  const patch: Parameters<Store['users']['update']>[1] = { lastLoginAt: now };
+  const changed: string[] = [];
+  // A UPN rename at the IdP arrives with the same immutable id: the account follows it.
+  if (resolution.usernameKey !== user.usernameKey || resolution.username !== user.username) {
+    patch.username = resolution.username;
+    patch.usernameKey = resolution.usernameKey;
+    changed.push('username');
+  }
+  if (connection.settings.jit.updateOnLogin) {
+    const profile = profileOf(identity, resolution.username);
+    for (const key of Object.keys(profile) as (keyof typeof profile)[]) {
+      if (profile[key] !== user[key]) {
+        (patch as Record<string, unknown>)[key] = profile[key];
+        changed.push(key);
+      }
+    }
+  }
+  let updated: User | null;
+  try {
+    updated = await store.users.update(user.id, patch);
+  } catch (error) {
+    if (error instanceof ConflictError) {
+      await log('login', 'refused', resolution.username, 'username_taken', { userId: user.id });
+      throw new ProvisioningRefusal('username_taken', resolution.username);
+    }
+    throw error;
+  }
+  if (changed.length > 0) await log('user_updated', 'success', resolution.username, null, { userId: user.id, changed });
+  return updated ?? user;
+}
+
+async function syncGroups(
+  store: Store,
+  { tenant, connection }: IdentityContext,
+  user: User,
+  identity: AssertedIdentity,
+  log: EventLogger,
+): Promise<Group[]> {
+  const source = `saml:${connection.id}`;
+  const memberships = await store.memberships.listByUser(user.id);
+  if (identity.groups === null) {
+    if (identity.groupsOverage) await log('groups_overage', 'info', user.username, 'groups_overage', { userId: user.id });
+    return store.groups.findByIds([...new Set(memberships.map((m) => m.groupId))]);
+  }
+
+  const asserted: Group[] = [];
+  for (const externalId of identity.groups) {
+    const existing = await store.groups.findByExternalId(tenant.id, externalId);
+    if (existing) {
+      asserted.push(existing);
+      continue;
+    }
+    // Entra names groups by object id; other IdPs send names. A GUID stays "unresolved" until a real name arrives.
+    const group = await store.groups.ensure(tenant.id, externalId, { displayName: externalId, nameResolved: !GUID.test(externalId) });
+    asserted.push(group);
+    await log('group_created', 'success', externalId, null, { groupId: group.id });
+  }
+
+  const assertedIds = new Set(asserted.map((g) => g.id));
+  const fromThisConnection = new Set(memberships.filter((m) => m.source === source).map((m) => m.groupId));
+  for (const group of asserted) {
+    if (!fromThisConnection.has(group.id)) {
+      await store.memberships.add(user.id, group.id, source);
+      await log('membership_added', 'success', user.username, null, { groupId: group.id, group: group.externalId });
+    }
+  }
+  for (const groupId of fromThisConnection) {
+    if (!assertedIds.has(groupId)) {
+      await store.memberships.remove(user.id, groupId, source);
+      await log('membership_removed', 'success', user.username, null, { groupId });
+    }
+  }
+  const otherSources = memberships.filter((m) => m.source !== source && !assertedIds.has(m.groupId)).map((m) => m.groupId);
+  const others = otherSources.length > 0 ? await store.groups.findByIds([...new Set(otherSources)]) : [];
+  return [...asserted, ...others];
+}

@@ -1,0 +1,100 @@
+import { ConfigError, parseEnv } from '../../src/config/env';
+
+const SECRET = 'x'.repeat(40);
+
+function configErrorFor(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    parseEnv(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('parseEnv accepted the environment');
+}
+
+describe('parseEnv', () => {
+  it('applies the documented defaults on an empty environment', () => {
+    const s = parseEnv({});
+    expect(s).toMatchObject({
+      env: 'development',
+      port: 3000,
+      baseUrl: 'http://localhost:3000',
+      databaseUrl: 'sqlite:./data/gatehouse.db',
+      dataDir: './data',
+      sessionSecret: null,
+      adminApiKey: null,
+      logLevel: 'info',
+      trustProxy: false,
+      allowPrivateMetadataUrls: false,
+    });
+    expect(s.sessionIdleMs).toBe(60 * 60_000);
+    expect(s.sessionAbsoluteMs).toBe(12 * 3_600_000);
+  });
+
+  it('reads and normalises every variable', () => {
+    const s = parseEnv({
+      PORT: '8080',
+      BASE_URL: 'https://sso.example.com/',
+      DATABASE_URL: 'mongodb://db.internal:27017/gatehouse',
+      SESSION_SECRET: SECRET,
+      ADMIN_API_KEY: SECRET,
+      LOG_LEVEL: 'warn',
+      TRUST_PROXY: '2',
+      SESSION_IDLE_MINUTES: '15',
+      SESSION_ABSOLUTE_HOURS: '8',
+      ALLOW_PRIVATE_METADATA_URLS: 'yes',
+    });
+    expect(s).toMatchObject({
+      port: 8080,
+      baseUrl: 'https://sso.example.com',
+      databaseUrl: 'mongodb://db.internal:27017/gatehouse',
+      sessionSecret: SECRET,
+      adminApiKey: SECRET,
+      logLevel: 'warn',
+      trustProxy: 2,
+      sessionIdleMs: 15 * 60_000,
+      sessionAbsoluteMs: 8 * 3_600_000,
+      allowPrivateMetadataUrls: true,
+    });
+    expect(parseEnv({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toBe('loopback, 10.0.0.0/8');
+    expect(parseEnv({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ BASE_URL: 'sso.example.com' }, 'BASE_URL'],
+    [{ BASE_URL: 'ftp://sso.example.com' }, 'BASE_URL'],
+    [{ BASE_URL: 'https://user:pw@sso.example.com' }, 'BASE_URL'],
+    [{ DATABASE_URL: 'postgres://x' }, 'DATABASE_URL'],
+    [{ SESSION_SECRET: 'short' }, 'SESSION_SECRET'],
+    [{ ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ TRUST_PROXY: 'yes please!' }, 'TRUST_PROXY'],
+    [{ ALLOW_PRIVATE_METADATA_URLS: 'maybe' }, 'ALLOW_PRIVATE_METADATA_URLS'],
+    [{ SESSION_IDLE_MINUTES: '600', SESSION_ABSOLUTE_HOURS: '1' }, 'SESSION_IDLE_MINUTES'],
+    [{ SP_KEY_FILE: '/k.pem' }, 'SP_CERT_FILE'],
+  ])('names the bad variable in %j', (env, variable) => {
+    const error = configErrorFor(env);
+    expect(error.variable).toBe(variable);
+    expect(error.message.startsWith(`${variable}: `)).toBe(true);
+  });
+
+  it('refuses production without its secrets, one variable at a time', () => {
+    const full = {
+      NODE_ENV: 'production',
+      BASE_URL: 'https://sso.example.com',
+      SESSION_SECRET: SECRET,
+      ADMIN_API_KEY: SECRET,
+      SP_KEY_FILE: '/etc/gatehouse/sp.key',
+      SP_CERT_FILE: '/etc/gatehouse/sp.crt',
+    };
+    expect(() => parseEnv(full)).not.toThrow();
+    for (const name of ['BASE_URL', 'SESSION_SECRET', 'ADMIN_API_KEY', 'SP_KEY_FILE'] as const) {
+      const env: NodeJS.ProcessEnv = { ...full };
+      delete env[name];
+      if (name === 'SP_KEY_FILE') delete env.SP_CERT_FILE;
+      expect(configErrorFor(env).variable).toBe(name);
+    }
+  });
+});
