@@ -7,12 +7,14 @@ import { NotFoundError, ValidationError } from '../common/errors';
 import type { Logger } from '../common/log';
 import { parseInput } from '../common/validation';
 import { type AssertedIdentity, resolveIdentity, type Resolution } from '../provisioning/identity';
-import { normaliseDomain } from '../provisioning/normalise';
-import type { Connection, ConnectionSettings, IdpDescriptor, ProvisioningEvent, Tenant } from '../provisioning/types';
+import { renameGroups, type RenameResult } from '../provisioning/groups';
+import { normaliseDomain, normaliseKey } from '../provisioning/normalise';
+import type { Channel, Connection, ConnectionSettings, IdpDescriptor, ProvisioningEvent, Tenant, User } from '../provisioning/types';
 import { fetchMetadata } from '../saml/metadata-fetch';
 import { parseIdpMetadata } from '../saml/metadata';
 import { defaultSpEntityId, spUrls } from '../saml/urls';
 import type { Page, Store } from '../store/ports';
+import { MAX_GROUP_NAME } from './rename-csv';
 
 const slug = z
   .string()
@@ -35,6 +37,8 @@ const TenantUpdate = z.object({
   domains: z.array(domain).max(500).optional(),
 });
 
+const groupList = z.array(z.string().trim().min(1).max(256)).max(1000).transform((list) => [...new Set(list)]);
+
 const SettingsPatch = z
   .object({
     matchBy: z.enum(['upn', 'email']),
@@ -42,7 +46,18 @@ const SettingsPatch = z
     wantAuthnResponseSigned: z.boolean(),
     signAuthnRequests: z.boolean(),
     allowSha1: z.boolean(),
-    jit: z.object({ enabled: z.boolean(), updateOnLogin: z.boolean() }).strict().partial(),
+    jit: z
+      .object({
+        enabled: z.boolean(),
+        updateOnLogin: z.boolean(),
+        groupsClaim: z.string().trim().min(1).max(512).nullable(),
+        membershipMode: z.enum(['sync', 'append']),
+        requireAnyGroup: groupList,
+        onlyGroups: groupList,
+        excludeGroups: groupList,
+      })
+      .strict()
+      .partial(),
   })
   .strict()
   .partial();
@@ -67,6 +82,14 @@ const ConnectionCreate = SettingsPatch.extend({
 
 const ConnectionUpdate = SettingsPatch.extend({ name: z.string().trim().min(1).max(200).optional() }).strict();
 
+const RenameBody = z
+  .object({
+    names: z.record(z.string().trim().min(1).max(256), z.string().trim().min(1).max(MAX_GROUP_NAME)).refine((n) => Object.keys(n).length <= 100_000, 'at most 100000 names per call'),
+  })
+  .strict();
+
+const UserActiveBody = z.object({ active: z.boolean() }).strict();
+
 const MatchQuery = z
   .object({
     username: z.string().trim().min(1).optional(),
@@ -81,7 +104,15 @@ export const DEFAULT_SETTINGS: ConnectionSettings = {
   wantAuthnResponseSigned: false,
   signAuthnRequests: false,
   allowSha1: false,
-  jit: { enabled: true, updateOnLogin: true },
+  jit: {
+    enabled: true,
+    updateOnLogin: true,
+    groupsClaim: null,
+    membershipMode: 'sync',
+    requireAnyGroup: [],
+    onlyGroups: [],
+    excludeGroups: [],
+  },
 };
 
 function mergeSettings(base: ConnectionSettings, patch: z.infer<typeof SettingsPatch>): ConnectionSettings {
@@ -284,7 +315,44 @@ export class AdminService {
     return this.store.groups.listByTenant(connection.tenantId, page);
   }
 
-  async listEvents(ref: string, query: { limit: number; before?: Date; outcome?: ProvisioningEvent['outcome'] }): Promise<ProvisioningEvent[]> {
+  /** The rename pass from an admin: `names` maps group external id (Entra object id) -> real name. Idempotent. */
+  async renameGroups(tenantRef: string, input: unknown, onProgress?: (done: number, total: number) => void): Promise<RenameResult> {
+    const tenant = await this.getTenant(tenantRef);
+    const { names } = parseInput(RenameBody, input);
+    return renameGroups(this.store, tenant.id, new Map(Object.entries(names)), { channel: 'admin', onProgress });
+  }
+
+  /** An account of the connection's tenant, by id or username. */
+  async findUser(ref: string, userRef: string): Promise<User> {
+    const connection = await this.getConnection(ref);
+    const byId = await this.store.users.findById(userRef);
+    const user = byId && byId.tenantId === connection.tenantId ? byId : await this.store.users.findByKey(connection.tenantId, normaliseKey(userRef));
+    if (!user) throw new NotFoundError(`No user "${userRef}" in this tenant.`, 'user_not_found');
+    return user;
+  }
+
+  /** Disables or re-enables an account of the connection's tenant. A disabled account loses its sessions at once. */
+  async setUserActive(ref: string, userId: string, input: unknown): Promise<User> {
+    const connection = await this.getConnection(ref);
+    const { active } = parseInput(UserActiveBody, input);
+    const user = await this.store.users.findById(userId);
+    if (!user || user.tenantId !== connection.tenantId) throw new NotFoundError(`No user "${userId}" in this tenant.`, 'user_not_found');
+    const updated = await this.store.users.update(user.id, { active });
+    await this.store.events.append({
+      tenantId: user.tenantId,
+      connectionId: connection.id,
+      channel: 'admin',
+      type: active ? 'user_enabled' : 'user_disabled',
+      outcome: 'success',
+      subject: user.username,
+      reason: null,
+      details: { userId: user.id },
+      at: new Date(),
+    });
+    return updated ?? user;
+  }
+
+  async listEvents(ref: string, query: { limit: number; before?: Date; outcome?: ProvisioningEvent['outcome']; channel?: Channel }): Promise<ProvisioningEvent[]> {
     const connection = await this.getConnection(ref);
     return this.store.events.list({ connectionId: connection.id, ...query });
   }

@@ -8,7 +8,8 @@ import { AdminService, type ConnectionView } from '../admin/service';
 import { AppError } from '../common/errors';
 import { silentLogger } from '../common/log';
 import { ConfigError, parseEnv } from '../config/env';
-import type { Tenant } from '../provisioning/types';
+import type { ProvisioningEvent, Tenant } from '../provisioning/types';
+import { parseRenameCsv } from '../admin/rename-csv';
 import { openStore } from '../store';
 import type { Store } from '../store/ports';
 
@@ -16,6 +17,12 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Whether stderr is a terminal (progress bars are drawn only there). */
+  isTTY?: boolean;
+  /** Ends long-running commands (events --follow); the binary wires it to SIGINT. */
+  signal?: AbortSignal;
+  /** Poll interval for events --follow. */
+  followIntervalMs?: number;
 }
 
 /** Exit codes: 0 ok, 1 the action failed (not found, conflict, bad metadata), 2 bad usage or configuration. */
@@ -143,6 +150,65 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       print(json(), { deleted: ref }, () => `Connection ${ref} deleted.`);
     });
 
+  const groups = program.command('groups').description('manage groups');
+  groups
+    .command('rename')
+    .description('give groups their real names (e.g. Entra object id -> display name) from a CSV: id,name per row')
+    .requiredOption('--tenant <tenant>', 'tenant slug or id')
+    .requiredOption('--file <csv>', 'CSV file with two columns: group id, name (a header row id,name is optional)')
+    .action(async (o: { tenant: string; file: string }) => {
+      let text: string;
+      try {
+        text = readFileSync(o.file, 'utf8');
+      } catch {
+        throw new AppError(2, 'file_unreadable', `Cannot read ${o.file}.`);
+      }
+      const names = parseRenameCsv(text);
+      const bar = io.isTTY ? progressBar(io.err) : undefined;
+      const result = await withAdmin((a) => a.renameGroups(o.tenant, { names: Object.fromEntries(names) }, bar));
+      if (bar) io.err('\n');
+      print(json(), result, () =>
+        [`Renamed ${result.renamed.length} group(s).`, ...(result.unknown.length > 0 ? [`Unknown ids (no such group; nothing created): ${result.unknown.join(', ')}`] : [])].join('\n'),
+      );
+    });
+
+  const user = program.command('user').description('manage accounts');
+  for (const [name, active] of [['disable', false], ['enable', true]] as const) {
+    user
+      .command(`${name} <user>`)
+      .description(`${name} an account (by id or username)${active ? '' : '; its sessions end at once'}`)
+      .requiredOption('--connection <connection>', 'connection slug or id (selects the tenant)')
+      .action(async (ref: string, o: { connection: string }) => {
+        const u = await withAdmin(async (a) => a.setUserActive(o.connection, (await a.findUser(o.connection, ref)).id, { active }));
+        print(json(), u, () => `Account ${u.username} ${active ? 'enabled' : 'disabled'}.`);
+      });
+  }
+
+  program
+    .command('events')
+    .description("show a connection's provisioning log, newest first")
+    .requiredOption('--connection <connection>', 'connection slug or id')
+    .option('--limit <n>', 'how many', (v) => Number.parseInt(v, 10), 50)
+    .addOption(new Option('--outcome <outcome>', 'only this outcome').choices(['success', 'refused', 'error', 'info']))
+    .option('--follow', 'keep printing new events until interrupted', false)
+    .action(async (o: { connection: string; limit: number; outcome?: 'success' | 'refused' | 'error' | 'info'; follow: boolean }) => {
+      const format = (e: ProvisioningEvent) =>
+        json() ? JSON.stringify(e) : `${e.at.toISOString()}  ${e.channel.padEnd(5)} ${e.outcome.padEnd(8)} ${e.type.padEnd(18)} ${e.subject ?? '-'}${e.reason ? `  (${e.reason})` : ''}`;
+      const first = await withAdmin((a) => a.listEvents(o.connection, { limit: o.limit, outcome: o.outcome }));
+      if (first.length > 0) io.out(`${first.map(format).join('\n')}\n`);
+      if (!o.follow) return;
+      const seen = new Set(first.map((e) => e.id));
+      // Oldest-first once following, like tail -f.
+      while (!io.signal?.aborted) {
+        await sleep(io.followIntervalMs ?? 2000, io.signal);
+        if (io.signal?.aborted) break;
+        const recent = await withAdmin((a) => a.listEvents(o.connection, { limit: 200, outcome: o.outcome }));
+        const fresh = recent.filter((e) => !seen.has(e.id)).reverse();
+        for (const e of fresh) seen.add(e.id);
+        if (fresh.length > 0) io.out(`${fresh.map(format).join('\n')}\n`);
+      }
+    });
+
   program
     .command('match')
     .description('dry run of the matching rules: which account a sign-in would use or create, and why')
@@ -245,4 +311,27 @@ function describeConnection(v: ConnectionView): string {
     `Settings (connection ${v.slug}, id ${v.id}):`,
     describeSettings(v),
   ].join('\n');
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
+/** A one-line progress bar on a terminal, redrawn at most every 1%. */
+function progressBar(write: (text: string) => void): (done: number, total: number) => void {
+  let lastPercent = -1;
+  return (done, total) => {
+    const percent = total === 0 ? 100 : Math.floor((done / total) * 100);
+    if (percent === lastPercent && done !== total) return;
+    lastPercent = percent;
+    const width = 30;
+    const filled = Math.round((percent / 100) * width);
+    write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${percent}% ${done}/${total}`);
+  };
 }

@@ -18,6 +18,7 @@ const EventsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   before: z.coerce.date().optional(),
   outcome: z.enum(['success', 'refused', 'error', 'info']).optional(),
+  channel: z.enum(['saml', 'scim', 'ldap', 'admin']).optional(),
 });
 
 export function requireAdminKey(adminApiKey: string) {
@@ -48,6 +49,9 @@ export function adminApiRouter(admin: AdminService, adminApiKey: string): Router
   r.patch('/tenants/:tenant', async (req, res) => {
     res.json(await admin.updateTenant(req.params.tenant!, req.body));
   });
+  r.post('/tenants/:tenant/groups/rename', async (req, res) => {
+    res.json(await admin.renameGroups(req.params.tenant!, req.body));
+  });
   r.get('/tenants/:tenant/connections', async (req, res) => {
     res.json({ items: await admin.listConnections(req.params.tenant!) });
   });
@@ -74,6 +78,9 @@ export function adminApiRouter(admin: AdminService, adminApiKey: string): Router
   });
   r.get('/connections/:id/users', async (req, res) => {
     res.json(await admin.listUsers(req.params.id!, parseInput(PageQuery, req.query, 'query')));
+  });
+  r.patch('/connections/:id/users/:userId', async (req, res) => {
+    res.json(await admin.setUserActive(req.params.id!, req.params.userId!, req.body));
   });
   r.get('/connections/:id/groups', async (req, res) => {
     res.json(await admin.listGroups(req.params.id!, parseInput(PageQuery, req.query, 'query')));

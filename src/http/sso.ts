@@ -41,7 +41,7 @@ export function samlStrategy(store: Store, saml: SamlService): passport.Strategy
       const run = async () => {
         const { connection, tenant } = await resolveConnection(store, String(req.params.connection));
         const assertion = await saml.validateAcsPost(connection, req.body);
-        const identity = identityFromAssertion(assertion);
+        const identity = identityFromAssertion(assertion, { groupsClaim: connection.settings.jit.groupsClaim });
         const result = await provisionIdentity(store, { tenant, connection }, identity, { channel: 'saml' });
         const principal: SessionPrincipal = { user: result.user, tenant, groups: result.groups };
         return { principal, returnTo: assertion.returnTo, connection };

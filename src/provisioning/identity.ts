@@ -11,6 +11,7 @@
  */
 import { ConflictError } from '../common/errors';
 import type { Store } from '../store/ports';
+import { applyGroupFilters, looksLikeGuid } from './groups';
 import { domainOf, normaliseKey } from './normalise';
 import type { Channel, Connection, Group, Tenant, User } from './types';
 
@@ -35,6 +36,7 @@ export const PROVISIONING_REFUSALS = {
   jit_disabled: 'No account exists for this user, and automatic account creation is off for this connection.',
   user_disabled: 'This account is disabled.',
   username_taken: 'Another account of this organisation already uses this username.',
+  not_in_required_group: 'This account is not in any of the groups allowed to sign in to this application.',
 } as const;
 
 export type ProvisioningRefusalReason = keyof typeof PROVISIONING_REFUSALS;
@@ -136,8 +138,6 @@ function profileOf(identity: AssertedIdentity, username: string) {
   };
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Resolves the identity and applies it: creates or updates the account, pins the immutable id, and syncs the
  * memberships this connection asserts. Throws ProvisioningRefusal (and writes a 'login' refused event) when the
@@ -168,6 +168,21 @@ export async function provisionIdentity(
   if (resolution.action === 'refuse') {
     await log('login', 'refused', resolution.username, resolution.reason);
     throw new ProvisioningRefusal(resolution.reason, resolution.username);
+  }
+
+  // Group filters are judged before anything is written: a refused login creates nothing.
+  const known = new Map<string, Group>();
+  for (const externalId of identity.groups ?? []) {
+    const group = await store.groups.findByExternalId(tenant.id, externalId);
+    if (group) known.set(externalId, group);
+  }
+  const jit = connection.settings.jit;
+  const needsFallback = identity.groups === null && jit.requireAnyGroup.length > 0 && resolution.action === 'use';
+  const fallback = needsFallback ? await groupsOfUser(store, resolution.user.id) : [];
+  const filtered = applyGroupFilters(jit, identity.groups, known, fallback);
+  if (!filtered.admitted) {
+    await log('login', 'refused', resolution.username, 'not_in_required_group', { groups: identity.groups ?? 'overage' });
+    throw new ProvisioningRefusal('not_in_required_group', resolution.username);
   }
 
   const { username, usernameKey } = resolution;
@@ -207,7 +222,11 @@ export async function provisionIdentity(
 
   if (via !== 'created') user = await refreshProfile(store, ctx, user, identity, resolution, now, log);
 
-  const groups = await syncGroups(store, ctx, user, identity, log);
+  if (filtered.ignored.length > 0) {
+    await log('groups_ignored', 'info', user.username, 'group_filter', { groups: filtered.ignored });
+  }
+  const asserted = identity.groups === null ? null : filtered.kept;
+  const groups = await syncGroups(store, ctx, user, { asserted, overage: identity.groupsOverage, known }, log);
   await log('login', 'success', user.username, null, { userId: user.id, via });
   return { user, created: via === 'created', via, groups };
 }
@@ -260,29 +279,34 @@ async function refreshProfile(
   return updated ?? user;
 }
 
+async function groupsOfUser(store: Store, userId: string): Promise<Group[]> {
+  const memberships = await store.memberships.listByUser(userId);
+  return store.groups.findByIds([...new Set(memberships.map((m) => m.groupId))]);
+}
+
+/** Makes this connection's memberships equal the (filtered) claim, or only adds in 'append' mode. */
 async function syncGroups(
   store: Store,
   { tenant, connection }: IdentityContext,
   user: User,
-  identity: AssertedIdentity,
+  claim: { asserted: string[] | null; overage: boolean; known: ReadonlyMap<string, Group> },
   log: EventLogger,
 ): Promise<Group[]> {
   const source = `saml:${connection.id}`;
   const memberships = await store.memberships.listByUser(user.id);
-  if (identity.groups === null) {
-    if (identity.groupsOverage) await log('groups_overage', 'info', user.username, 'groups_overage', { userId: user.id });
+  if (claim.asserted === null) {
+    if (claim.overage) await log('groups_overage', 'info', user.username, 'groups_overage', { userId: user.id });
     return store.groups.findByIds([...new Set(memberships.map((m) => m.groupId))]);
   }
 
   const asserted: Group[] = [];
-  for (const externalId of identity.groups) {
-    const existing = await store.groups.findByExternalId(tenant.id, externalId);
+  for (const externalId of claim.asserted) {
+    const existing = claim.known.get(externalId);
     if (existing) {
       asserted.push(existing);
       continue;
     }
-    // Entra names groups by object id; other IdPs send names. A GUID stays "unresolved" until a real name arrives.
-    const group = await store.groups.ensure(tenant.id, externalId, { displayName: externalId, nameResolved: !GUID.test(externalId) });
+    const group = await store.groups.ensure(tenant.id, externalId, { displayName: externalId, nameResolved: !looksLikeGuid(externalId) });
     asserted.push(group);
     await log('group_created', 'success', externalId, null, { groupId: group.id });
   }
@@ -295,13 +319,19 @@ async function syncGroups(
       await log('membership_added', 'success', user.username, null, { groupId: group.id, group: group.externalId });
     }
   }
-  for (const groupId of fromThisConnection) {
-    if (!assertedIds.has(groupId)) {
-      await store.memberships.remove(user.id, groupId, source);
-      await log('membership_removed', 'success', user.username, null, { groupId });
+  if (connection.settings.jit.membershipMode === 'sync') {
+    for (const groupId of fromThisConnection) {
+      if (!assertedIds.has(groupId)) {
+        await store.memberships.remove(user.id, groupId, source);
+        await log('membership_removed', 'success', user.username, null, { groupId });
+      }
     }
   }
-  const otherSources = memberships.filter((m) => m.source !== source && !assertedIds.has(m.groupId)).map((m) => m.groupId);
-  const others = otherSources.length > 0 ? await store.groups.findByIds([...new Set(otherSources)]) : [];
-  return [...asserted, ...others];
+  const keptIds = new Set(
+    connection.settings.jit.membershipMode === 'sync'
+      ? [...assertedIds, ...memberships.filter((m) => m.source !== source).map((m) => m.groupId)]
+      : [...assertedIds, ...memberships.map((m) => m.groupId)],
+  );
+  const others = [...keptIds].filter((id) => !assertedIds.has(id));
+  return [...asserted, ...(others.length > 0 ? await store.groups.findByIds(others) : [])];
 }

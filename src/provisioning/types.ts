@@ -42,11 +42,26 @@ export interface IdpDescriptor {
   importedAt: Date;
 }
 
+export type MembershipMode = 'sync' | 'append';
+
 export interface JitSettings {
   /** Create accounts on first login. When off, only existing accounts may sign in. */
   enabled: boolean;
   /** Refresh name and email from the assertion on every login. */
   updateOnLogin: boolean;
+  /** The claim carrying group ids/names; null = the usual names (Entra groups claim, groups, Group, memberOf). */
+  groupsClaim: string | null;
+  /**
+   * sync: memberships that came from this connection's assertions are made equal to the claim (others are left
+   * alone); append: claimed groups are added, none removed.
+   */
+  membershipMode: MembershipMode;
+  /** Only users in at least one of these groups may sign in (external id or resolved name). Empty = everyone. */
+  requireAnyGroup: string[];
+  /** Only these groups are created and synced. Empty = all. */
+  onlyGroups: string[];
+  /** These groups are never created or synced. */
+  excludeGroups: string[];
 }
 
 export interface ConnectionSettings {

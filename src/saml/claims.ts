@@ -46,12 +46,17 @@ function all(attributes: Record<string, string[]>, names: readonly string[]): st
   return null;
 }
 
-export function identityFromAssertion(assertion: AcceptedAssertion): AssertedIdentity {
+export interface ClaimOptions {
+  /** The connection's configured groups claim; null/absent = the usual names. */
+  groupsClaim?: string | null;
+}
+
+export function identityFromAssertion(assertion: AcceptedAssertion, options: ClaimOptions = {}): AssertedIdentity {
   const { attributes } = assertion;
   const immutableClaim = first(attributes, CLAIM_NAMES.immutableId);
   const immutableId =
     immutableClaim ?? (assertion.nameIdFormat === PERSISTENT_NAMEID && assertion.nameId ? assertion.nameId : null);
-  const groups = all(attributes, CLAIM_NAMES.groups);
+  const groups = all(attributes, options.groupsClaim ? [options.groupsClaim] : CLAIM_NAMES.groups);
   const overage = attributes[ENTRA_CLAIMS.groupsOverage] !== undefined && groups === null;
   return {
     upn: first(attributes, CLAIM_NAMES.upn) ?? (assertion.nameId || null),

@@ -53,3 +53,11 @@ describe('identityFromAssertion', () => {
     expect(identityFromAssertion(assertion({}, 'x@y.com', 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress')).immutableId).toBeNull();
   });
 });
+
+describe('identityFromAssertion with a configured groups claim', () => {
+  it('reads groups only from the configured claim', () => {
+    const a = assertion({ groups: ['Ignored'], 'https://idp.example/claims/roles': ['Admins', 'Readers'] });
+    expect(identityFromAssertion(a, { groupsClaim: 'https://idp.example/claims/roles' }).groups).toEqual(['Admins', 'Readers']);
+    expect(identityFromAssertion(a).groups).toEqual(['Ignored']);
+  });
+});
