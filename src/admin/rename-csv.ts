@@ -8,9 +8,15 @@ import { ValidationError } from '../common/errors';
 export const MAX_GROUP_NAME = 256;
 
 export function parseRenameCsv(text: string): Map<string, string> {
-  let rows: string[][];
+  let rows: { record: string[]; info: { lines: number } }[];
   try {
-    rows = parse(text.replace(/^\uFEFF/, ''), { relax_column_count: true, skip_empty_lines: true, trim: true }) as string[][];
+    rows = parse(text.replace(/^\uFEFF/, ''), {
+      relax_column_count: true,
+      skip_empty_lines: true,
+      trim: true,
+      info: true,
+      record_delimiter: ['\r\n', '\n', '\r'],
+    }) as { record: string[]; info: { lines: number } }[];
   } catch (error) {
     const line = (error as { lines?: number }).lines;
     throw new ValidationError(`The CSV is malformed${line ? ` near row ${line}` : ''}: ${(error as Error).message}`, undefined, 'invalid_csv');
@@ -18,8 +24,8 @@ export function parseRenameCsv(text: string): Map<string, string> {
   const names = new Map<string, string>();
   const firstRowOf = new Map<string, number>();
   const problems: string[] = [];
-  rows.forEach((row, index) => {
-    const rowNumber = index + 1;
+  rows.forEach(({ record: row, info }, index) => {
+    const rowNumber = info.lines;
     if (index === 0 && row.length === 2 && /^(id|objectid|externalid)$/i.test(row[0]!) && /^(name|displayname)$/i.test(row[1]!)) return;
     if (row.length !== 2) {
       problems.push(`row ${rowNumber}: expected 2 columns (id,name), found ${row.length}`);
