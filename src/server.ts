@@ -50,11 +50,14 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   server.requestTimeout = 30_000;
   server.headersTimeout = 20_000;
 
-  const purge = setInterval(() => {
-    void Promise.all([store.replayCache.purgeExpired(), store.requestCache.purgeExpired()]).catch((error: unknown) =>
-      logger.warn({ err: error }, 'cache purge failed'),
-    );
-  }, 60_000);
+  // Expired cache entries read as absent anyway; purging keeps the tables small. Old log entries go by retention.
+  const housekeeping = () =>
+    Promise.all([
+      store.replayCache.purgeExpired(),
+      store.requestCache.purgeExpired(),
+      store.events.deleteOlderThan(new Date(Date.now() - config.eventRetentionMs)),
+    ]).catch((error: unknown) => logger.warn({ err: error }, 'housekeeping failed'));
+  const purge = setInterval(() => void housekeeping(), 60_000);
   purge.unref();
 
   let stopping: Promise<void> | null = null;

@@ -62,6 +62,7 @@ const EnvSchema = z.object({
   SESSION_ABSOLUTE_HOURS: positiveInt(24 * 90).default(12),
   ALLOW_PRIVATE_METADATA_URLS: booleanFlag.default(false),
   ACS_RATE_LIMIT_PER_MINUTE: positiveInt(1_000_000).default(600),
+  EVENT_RETENTION_DAYS: positiveInt(3650).default(90),
 });
 
 export type ParsedEnv = z.infer<typeof EnvSchema>;
@@ -84,6 +85,8 @@ export interface Settings {
   sessionAbsoluteMs: number;
   allowPrivateMetadataUrls: boolean;
   acsRateLimitPerMinute: number;
+  /** Provisioning-log entries older than this are deleted. */
+  eventRetentionMs: number;
 }
 
 function parseTrustProxy(raw: string): boolean | number | string {
@@ -138,5 +141,6 @@ export function parseEnv(env: NodeJS.ProcessEnv): Settings {
     sessionAbsoluteMs: e.SESSION_ABSOLUTE_HOURS * 3_600_000,
     allowPrivateMetadataUrls: e.ALLOW_PRIVATE_METADATA_URLS,
     acsRateLimitPerMinute: e.ACS_RATE_LIMIT_PER_MINUTE,
+    eventRetentionMs: e.EVENT_RETENTION_DAYS * 86_400_000,
   };
 }

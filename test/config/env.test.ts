@@ -29,6 +29,7 @@ describe('parseEnv', () => {
     });
     expect(s.sessionIdleMs).toBe(60 * 60_000);
     expect(s.sessionAbsoluteMs).toBe(12 * 3_600_000);
+    expect(s.eventRetentionMs).toBe(90 * 86_400_000);
   });
 
   it('reads and normalises every variable', () => {
@@ -74,6 +75,7 @@ describe('parseEnv', () => {
     [{ ALLOW_PRIVATE_METADATA_URLS: 'maybe' }, 'ALLOW_PRIVATE_METADATA_URLS'],
     [{ SESSION_IDLE_MINUTES: '600', SESSION_ABSOLUTE_HOURS: '1' }, 'SESSION_IDLE_MINUTES'],
     [{ SP_KEY_FILE: '/k.pem' }, 'SP_CERT_FILE'],
+    [{ EVENT_RETENTION_DAYS: '0' }, 'EVENT_RETENTION_DAYS'],
   ])('names the bad variable in %j', (env, variable) => {
     const error = configErrorFor(env);
     expect(error.variable).toBe(variable);
