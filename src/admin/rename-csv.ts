@@ -16,7 +16,7 @@ export function parseRenameCsv(text: string): Map<string, string> {
       trim: true,
       info: true,
       record_delimiter: ['\r\n', '\n', '\r'],
-    }) as { record: string[]; info: { lines: number } }[];
+    }) as unknown as { record: string[]; info: { lines: number } }[];
   } catch (error) {
     const line = (error as { lines?: number }).lines;
     throw new ValidationError(`The CSV is malformed${line ? ` near row ${line}` : ''}: ${(error as Error).message}`, undefined, 'invalid_csv');

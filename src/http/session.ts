@@ -69,13 +69,12 @@ export function createPassport(store: Store): passport.PassportStatic {
 
 export function sessionMiddleware(options: SessionOptions): RequestHandler[] {
   const sessionStore = options.store.createSessionStore({ ttlSeconds: Math.ceil(options.idleMs / 1000) });
-  const enforceAbsoluteLifetime: RequestHandler = (req, res, next) => {
+  const enforceAbsoluteLifetime: RequestHandler = (req, _res, next) => {
     const startedAt = req.session?.authenticatedAt;
     if (startedAt !== undefined && Date.now() - startedAt > options.absoluteMs) {
-      req.session.destroy(() => {
-        res.clearCookie(SESSION_COOKIE, { path: '/' });
-        next();
-      });
+      // Regenerate rather than destroy: the old session is deleted from the store and the request continues
+      // with an empty one, so passport sees no user.
+      req.session.regenerate((error) => next(error));
       return;
     }
     next();
