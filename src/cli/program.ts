@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { AdminService, type ConnectionView } from '../admin/service';
-import { AppError } from '../common/errors';
+import { AppError, ValidationError } from '../common/errors';
 import { silentLogger } from '../common/log';
 import { ConfigError, parseEnv } from '../config/env';
 import type { ProvisioningEvent, Tenant } from '../provisioning/types';
@@ -161,7 +161,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       try {
         text = readFileSync(o.file, 'utf8');
       } catch {
-        throw new AppError(2, 'file_unreadable', `Cannot read ${o.file}.`);
+        throw new ValidationError(`Cannot read ${o.file}.`, undefined, 'file_unreadable');
       }
       const names = parseRenameCsv(text);
       const bar = io.isTTY ? progressBar(io.err) : undefined;
@@ -252,7 +252,7 @@ function metadataSource(o: Record<string, string | undefined>): { metadataXml?: 
     try {
       source.metadataXml = readFileSync(o.metadata, 'utf8');
     } catch {
-      throw new AppError(2, 'metadata_file_unreadable', `Cannot read the metadata file ${o.metadata}.`);
+      throw new ValidationError(`Cannot read the metadata file ${o.metadata}.`, undefined, 'file_unreadable');
     }
   }
   if (o.url) source.metadataUrl = o.url;
