@@ -50,14 +50,12 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   server.requestTimeout = 30_000;
   server.headersTimeout = 20_000;
 
-  // Expired cache entries read as absent anyway; purging keeps the tables small. Old log entries go by retention.
-  const housekeeping = () =>
-    Promise.all([
-      store.replayCache.purgeExpired(),
-      store.requestCache.purgeExpired(),
-      store.events.deleteOlderThan(new Date(Date.now() - config.eventRetentionMs)),
-    ]).catch((error: unknown) => logger.warn({ err: error }, 'housekeeping failed'));
-  const purge = setInterval(() => void housekeeping(), 60_000);
+  // The store purges its own expired caches and sessions; the provisioning log is trimmed by retention here.
+  const trimEvents = () =>
+    store.events
+      .deleteOlderThan(new Date(Date.now() - config.eventRetentionMs))
+      .catch((error: unknown) => logger.warn({ err: error }, 'provisioning-log retention failed'));
+  const purge = setInterval(() => void trimEvents(), 3_600_000);
   purge.unref();
 
   let stopping: Promise<void> | null = null;

@@ -154,6 +154,14 @@ export interface ExpiringMap {
   purgeExpired(now?: Date): Promise<number>;
 }
 
+/** A session store that can also revoke every session of one user (account disabled, "sign out everywhere"). */
+export interface RevocableSessionStore extends SessionStoreBase {
+  /** Removes every session whose passport user is userId. Returns how many were removed. */
+  destroyByUser(userId: string): Promise<number>;
+  /** Deletes expired sessions now (they already read as absent). Returns how many. */
+  purgeExpired(now?: Date): Promise<number>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'mongo';
   tenants: TenantRepository;
@@ -166,7 +174,7 @@ export interface Store {
   replayCache: OnceCache;
   requestCache: ExpiringMap;
   /** An express-session store backed by this database (own SQLite store, connect-mongo for MongoDB). */
-  createSessionStore(options: { ttlSeconds: number }): SessionStoreBase;
+  createSessionStore(options: { ttlSeconds: number }): RevocableSessionStore;
   /** Throws when the database cannot be reached (used by /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,384 @@
+/**
+ * The MongoDB repositories: thin wrappers that hand the documents built in ./queries to mongoose and map duplicate
+ * key errors to ConflictError. Reads use lean() (plain objects, no mongoose documents on the hot path).
+ */
+import { randomUUID } from 'node:crypto';
+import { Types, type Model } from 'mongoose';
+import { ConflictError } from '../../common/errors';
+import type { Connection, Group, IdentityLink, Membership, ProvisioningEvent, Tenant, User } from '../../provisioning/types';
+import type {
+  ConnectionPatch,
+  ConnectionRepository,
+  EventQuery,
+  EventRepository,
+  ExpiringMap,
+  GroupRepository,
+  IdentityLinkRepository,
+  MembershipRepository,
+  NewConnection,
+  NewEvent,
+  NewTenant,
+  NewUser,
+  OnceCache,
+  Page,
+  PageRequest,
+  TenantRepository,
+  UserPatch,
+  UserRepository,
+} from '../ports';
+import type { MongoModels } from './models';
+import {
+  claimSucceeded,
+  connectionUpdate,
+  eventListQuery,
+  eventsOlderThan,
+  expiredBy,
+  groupEnsureUpsert,
+  groupRename,
+  groupsByIdsQuery,
+  groupsByTenantQuery,
+  identityLinkUpsert,
+  isDuplicateKeyError,
+  liveRequest,
+  membershipKey,
+  membershipUpsert,
+  newConnectionDoc,
+  newEventDoc,
+  newTenantDoc,
+  newUserDoc,
+  replayClaim,
+  requestPut,
+  tenantUpdate,
+  toConnection,
+  toEvent,
+  toGroup,
+  toIdentityLink,
+  toMembership,
+  toTenant,
+  toUser,
+  userKeyFilter,
+  userUpdate,
+  usersByTenantQuery,
+  type ConnectionDoc,
+  type EventDoc,
+  type GroupDoc,
+  type IdentityLinkDoc,
+  type ListQuery,
+  type MembershipDoc,
+  type ReplayDoc,
+  type RequestDoc,
+  type TenantDoc,
+  type UserDoc,
+} from './queries';
+
+/** Runs a write; a duplicate key error becomes ConflictError with the given message. */
+async function uniquely<T>(write: () => Promise<T>, message: string, code = 'conflict'): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (isDuplicateKeyError(error)) throw new ConflictError(message, code);
+    throw error;
+  }
+}
+
+/** Runs an insert-if-absent upsert; a duplicate key error means a concurrent call inserted first, which is fine. */
+async function upsertIfAbsent(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if (isDuplicateKeyError(error)) return false;
+    throw error;
+  }
+}
+
+async function findList<T>(model: Model<T>, query: ListQuery<T>): Promise<T[]> {
+  if (query.limit === 0) return [];
+  return model.find(query.filter).sort(query.sort).skip(query.skip).limit(query.limit).lean<T[]>().exec();
+}
+
+export class MongoTenantRepository implements TenantRepository {
+  constructor(private readonly model: Model<TenantDoc>) {}
+
+  async create(input: NewTenant): Promise<Tenant> {
+    const doc = newTenantDoc(input, randomUUID(), new Date());
+    await uniquely(() => this.model.create(doc), `A tenant with slug "${input.slug}" already exists.`);
+    return toTenant(doc);
+  }
+
+  async findById(id: string): Promise<Tenant | null> {
+    const doc = await this.model.findById(id).lean<TenantDoc>().exec();
+    return doc ? toTenant(doc) : null;
+  }
+
+  async findBySlug(slug: string): Promise<Tenant | null> {
+    const doc = await this.model.findOne({ slug }).lean<TenantDoc>().exec();
+    return doc ? toTenant(doc) : null;
+  }
+
+  async list(): Promise<Tenant[]> {
+    return (await this.model.find({}).sort({ slug: 1 }).lean<TenantDoc[]>().exec()).map(toTenant);
+  }
+
+  async update(id: string, patch: Partial<Pick<Tenant, 'name' | 'domains'>>): Promise<Tenant | null> {
+    const doc = await this.model
+      .findOneAndUpdate({ _id: id }, tenantUpdate(patch, new Date()), { returnDocument: 'after' })
+      .lean<TenantDoc>()
+      .exec();
+    return doc ? toTenant(doc) : null;
+  }
+}
+
+export class MongoConnectionRepository implements ConnectionRepository {
+  constructor(
+    private readonly model: Model<ConnectionDoc>,
+    private readonly identityLinks: Model<IdentityLinkDoc>,
+  ) {}
+
+  async create(input: NewConnection): Promise<Connection> {
+    const doc = newConnectionDoc(input, randomUUID(), new Date());
+    await uniquely(() => this.model.create(doc), `A connection with slug "${input.slug}" already exists.`);
+    return toConnection(doc);
+  }
+
+  async findById(id: string): Promise<Connection | null> {
+    const doc = await this.model.findById(id).lean<ConnectionDoc>().exec();
+    return doc ? toConnection(doc) : null;
+  }
+
+  async findBySlug(slug: string): Promise<Connection | null> {
+    const doc = await this.model.findOne({ slug }).lean<ConnectionDoc>().exec();
+    return doc ? toConnection(doc) : null;
+  }
+
+  async listByTenant(tenantId: string): Promise<Connection[]> {
+    const docs = await this.model.find({ tenantId }).sort({ createdAt: 1, slug: 1 }).lean<ConnectionDoc[]>().exec();
+    return docs.map(toConnection);
+  }
+
+  async update(id: string, patch: ConnectionPatch): Promise<Connection | null> {
+    const doc = await this.model
+      .findOneAndUpdate({ _id: id }, connectionUpdate(patch, new Date()), { returnDocument: 'after' })
+      .lean<ConnectionDoc>()
+      .exec();
+    return doc ? toConnection(doc) : null;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const { deletedCount } = await this.model.deleteOne({ _id: id }).exec();
+    // No cascade in MongoDB: remove the links here. Runs even when the connection was already gone, so a delete
+    // interrupted between the two steps is completed by retrying it.
+    await this.identityLinks.deleteMany({ connectionId: id }).exec();
+    return deletedCount > 0;
+  }
+}
+
+export class MongoUserRepository implements UserRepository {
+  constructor(private readonly model: Model<UserDoc>) {}
+
+  async create(input: NewUser): Promise<User> {
+    const doc = newUserDoc(input, randomUUID(), new Date());
+    await uniquely(() => this.model.create(doc), `The username "${input.username}" is already taken in this tenant.`, 'username_taken');
+    return toUser(doc);
+  }
+
+  async findById(id: string): Promise<User | null> {
+    const doc = await this.model.findById(id).lean<UserDoc>().exec();
+    return doc ? toUser(doc) : null;
+  }
+
+  async findByKey(tenantId: string, usernameKey: string): Promise<User | null> {
+    const doc = await this.model.findOne(userKeyFilter(tenantId, usernameKey)).lean<UserDoc>().exec();
+    return doc ? toUser(doc) : null;
+  }
+
+  async update(id: string, patch: UserPatch): Promise<User | null> {
+    const doc = await uniquely(
+      () => this.model.findOneAndUpdate({ _id: id }, userUpdate(patch, new Date()), { returnDocument: 'after' }).lean<UserDoc>().exec(),
+      `The username "${patch.username ?? patch.usernameKey}" is already taken in this tenant.`,
+      'username_taken',
+    );
+    return doc ? toUser(doc) : null;
+  }
+
+  async listByTenant(tenantId: string, page: PageRequest): Promise<Page<User>> {
+    const query = usersByTenantQuery(tenantId, page);
+    const [docs, total] = await Promise.all([findList(this.model, query), this.model.countDocuments(query.filter).exec()]);
+    return { items: docs.map(toUser), total };
+  }
+}
+
+export class MongoIdentityLinkRepository implements IdentityLinkRepository {
+  constructor(private readonly model: Model<IdentityLinkDoc>) {}
+
+  async link(connectionId: string, subject: string, userId: string): Promise<IdentityLink> {
+    const { filter, update } = identityLinkUpsert(connectionId, subject, userId, new Date());
+    await upsertIfAbsent(() => this.model.updateOne(filter, update, { upsert: true }).exec());
+    const doc = await this.model.findOne({ connectionId, subject }).lean<IdentityLinkDoc>().exec();
+    if (!doc) throw new Error(`Identity link (${connectionId}, ${subject}) vanished right after it was written.`);
+    return toIdentityLink(doc);
+  }
+
+  async findBySubject(connectionId: string, subject: string): Promise<IdentityLink | null> {
+    const doc = await this.model.findOne({ connectionId, subject }).lean<IdentityLinkDoc>().exec();
+    return doc ? toIdentityLink(doc) : null;
+  }
+
+  async listByUser(userId: string): Promise<IdentityLink[]> {
+    const docs = await this.model.find({ userId }).sort({ createdAt: 1, connectionId: 1 }).lean<IdentityLinkDoc[]>().exec();
+    return docs.map(toIdentityLink);
+  }
+}
+
+export class MongoGroupRepository implements GroupRepository {
+  constructor(private readonly model: Model<GroupDoc>) {}
+
+  async ensure(tenantId: string, externalId: string, init: Pick<Group, 'displayName' | 'nameResolved'>): Promise<Group> {
+    const { filter, update } = groupEnsureUpsert(tenantId, externalId, init, randomUUID(), new Date());
+    // Two racing upserts: one inserts, the other either matches the new group or gets E11000; both then read it.
+    await upsertIfAbsent(() => this.model.updateOne(filter, update, { upsert: true }).exec());
+    const doc = await this.model.findOne({ tenantId, externalId }).lean<GroupDoc>().exec();
+    if (!doc) throw new Error(`Group (${tenantId}, ${externalId}) vanished right after it was written.`);
+    return toGroup(doc);
+  }
+
+  async findById(id: string): Promise<Group | null> {
+    const doc = await this.model.findById(id).lean<GroupDoc>().exec();
+    return doc ? toGroup(doc) : null;
+  }
+
+  async findByExternalId(tenantId: string, externalId: string): Promise<Group | null> {
+    const doc = await this.model.findOne({ tenantId, externalId }).lean<GroupDoc>().exec();
+    return doc ? toGroup(doc) : null;
+  }
+
+  async findByIds(ids: string[]): Promise<Group[]> {
+    return (await findList(this.model, groupsByIdsQuery(ids))).map(toGroup);
+  }
+
+  async rename(id: string, displayName: string): Promise<Group | null> {
+    const doc = await this.model
+      .findOneAndUpdate({ _id: id }, groupRename(displayName, new Date()), { returnDocument: 'after' })
+      .lean<GroupDoc>()
+      .exec();
+    return doc ? toGroup(doc) : null;
+  }
+
+  async listByTenant(tenantId: string, page: PageRequest): Promise<Page<Group>> {
+    const query = groupsByTenantQuery(tenantId, page);
+    const [docs, total] = await Promise.all([findList(this.model, query), this.model.countDocuments(query.filter).exec()]);
+    return { items: docs.map(toGroup), total };
+  }
+}
+
+export class MongoMembershipRepository implements MembershipRepository {
+  constructor(private readonly model: Model<MembershipDoc>) {}
+
+  async add(userId: string, groupId: string, source: string): Promise<boolean> {
+    const { filter, update } = membershipUpsert(userId, groupId, source, new Date());
+    try {
+      const result = await this.model.updateOne(filter, update, { upsert: true }).exec();
+      return result.upsertedCount === 1;
+    } catch (error) {
+      // A concurrent add of the same membership won the insert.
+      if (isDuplicateKeyError(error)) return false;
+      throw error;
+    }
+  }
+
+  async remove(userId: string, groupId: string, source: string): Promise<boolean> {
+    const { deletedCount } = await this.model.deleteOne(membershipKey(userId, groupId, source)).exec();
+    return deletedCount > 0;
+  }
+
+  async listByUser(userId: string): Promise<Membership[]> {
+    const docs = await this.model.find({ userId }).sort({ createdAt: 1, groupId: 1, source: 1 }).lean<MembershipDoc[]>().exec();
+    return docs.map(toMembership);
+  }
+}
+
+export class MongoEventRepository implements EventRepository {
+  constructor(private readonly model: Model<EventDoc>) {}
+
+  async append(event: NewEvent): Promise<ProvisioningEvent> {
+    const doc = newEventDoc(event, randomUUID(), new Types.ObjectId().toHexString());
+    await this.model.create(doc);
+    return toEvent(doc);
+  }
+
+  async list(query: EventQuery): Promise<ProvisioningEvent[]> {
+    return (await findList(this.model, eventListQuery(query))).map(toEvent);
+  }
+
+  async deleteOlderThan(cutoff: Date): Promise<number> {
+    return (await this.model.deleteMany(eventsOlderThan(cutoff)).exec()).deletedCount;
+  }
+}
+
+export class MongoOnceCache implements OnceCache {
+  constructor(private readonly model: Model<ReplayDoc>) {}
+
+  async claim(key: string, expiresAt: Date): Promise<boolean> {
+    const { filter, update } = replayClaim(key, expiresAt, new Date());
+    try {
+      return claimSucceeded(await this.model.updateOne(filter, update, { upsert: true }).exec());
+    } catch (error) {
+      // The key exists and is alive (or a concurrent claim inserted it first): already claimed.
+      if (isDuplicateKeyError(error)) return false;
+      throw error;
+    }
+  }
+
+  async purgeExpired(now: Date = new Date()): Promise<number> {
+    return (await this.model.deleteMany(expiredBy(now)).exec()).deletedCount;
+  }
+}
+
+export class MongoExpiringMap implements ExpiringMap {
+  constructor(private readonly model: Model<RequestDoc>) {}
+
+  async put(key: string, value: string, expiresAt: Date): Promise<void> {
+    const { filter, update } = requestPut(key, value, expiresAt);
+    try {
+      await this.model.updateOne(filter, update, { upsert: true }).exec();
+    } catch (error) {
+      // Two puts of a new key raced; the loser's value must still land: the key now exists, so update it.
+      if (!isDuplicateKeyError(error)) throw error;
+      await this.model.updateOne(filter, update).exec();
+    }
+  }
+
+  async get(key: string): Promise<string | null> {
+    const doc = await this.model.findOne(liveRequest(key, new Date())).lean<RequestDoc>().exec();
+    return doc?.value ?? null;
+  }
+
+  async take(key: string): Promise<string | null> {
+    // findOneAndDelete is atomic: of two concurrent takes, only one gets the document back.
+    const doc = await this.model.findOneAndDelete(liveRequest(key, new Date())).lean<RequestDoc>().exec();
+    return doc?.value ?? null;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.model.deleteOne({ _id: key }).exec();
+  }
+
+  async purgeExpired(now: Date = new Date()): Promise<number> {
+    return (await this.model.deleteMany(expiredBy(now)).exec()).deletedCount;
+  }
+}
+
+/** Every repository of a store, on one set of models. */
+export function createMongoRepositories(models: MongoModels) {
+  return {
+    tenants: new MongoTenantRepository(models.tenants),
+    connections: new MongoConnectionRepository(models.connections, models.identityLinks),
+    users: new MongoUserRepository(models.users),
+    identityLinks: new MongoIdentityLinkRepository(models.identityLinks),
+    groups: new MongoGroupRepository(models.groups),
+    memberships: new MongoMembershipRepository(models.memberships),
+    events: new MongoEventRepository(models.events),
+    replayCache: new MongoOnceCache(models.replayCache),
+    requestCache: new MongoExpiringMap(models.requestCache),
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * Versioned schema migrations for the SQLite adapter. Append new migrations to the end of MIGRATIONS; never edit
+ * or reorder one that has shipped. Each runs in its own transaction together with its schema_migrations row, so a
+ * failed migration leaves the database at the previous version and re-opening is always safe.
+ *
+ * Conventions: ids are TEXT UUIDs, every timestamp is INTEGER epoch milliseconds (exact round-trip, cheap range
+ * scans), JSON documents are TEXT.
+ */
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE tenants (
+        id          TEXT PRIMARY KEY,
+        slug        TEXT NOT NULL UNIQUE,
+        name        TEXT NOT NULL,
+        domains     TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+      );
+
+      CREATE TABLE connections (
+        id            TEXT PRIMARY KEY,
+        tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        slug          TEXT NOT NULL UNIQUE,
+        name          TEXT NOT NULL,
+        sp_entity_id  TEXT NOT NULL,
+        idp           TEXT NOT NULL,
+        settings      TEXT NOT NULL,
+        version       INTEGER NOT NULL DEFAULT 1,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+      );
+      CREATE INDEX connections_tenant ON connections (tenant_id);
+
+      CREATE TABLE users (
+        id             TEXT PRIMARY KEY,
+        tenant_id      TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        username       TEXT NOT NULL,
+        -- Computed by the caller (NFC + full Unicode case folding); the database only enforces its uniqueness.
+        username_key   TEXT NOT NULL,
+        email          TEXT,
+        given_name     TEXT,
+        family_name    TEXT,
+        display_name   TEXT,
+        full_name      TEXT NOT NULL,
+        active         INTEGER NOT NULL,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        last_login_at  INTEGER
+      );
+      CREATE UNIQUE INDEX users_tenant_username_key ON users (tenant_id, username_key);
+      CREATE INDEX users_tenant_created ON users (tenant_id, created_at, id);
+
+      CREATE TABLE identity_links (
+        connection_id  TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+        subject        TEXT NOT NULL,
+        user_id        TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at     INTEGER NOT NULL,
+        PRIMARY KEY (connection_id, subject)
+      ) WITHOUT ROWID;
+      CREATE INDEX identity_links_user ON identity_links (user_id);
+
+      CREATE TABLE groups (
+        id             TEXT PRIMARY KEY,
+        tenant_id      TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        external_id    TEXT NOT NULL,
+        display_name   TEXT NOT NULL,
+        name_resolved  INTEGER NOT NULL,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX groups_tenant_external_id ON groups (tenant_id, external_id);
+      CREATE INDEX groups_tenant_created ON groups (tenant_id, created_at, id);
+
+      CREATE TABLE memberships (
+        user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        group_id    TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        source      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (user_id, group_id, source)
+      ) WITHOUT ROWID;
+      CREATE INDEX memberships_group ON memberships (group_id);
+
+      -- No foreign keys: the provisioning log outlives the connections and tenants it mentions.
+      CREATE TABLE events (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        id             TEXT NOT NULL UNIQUE,
+        tenant_id      TEXT,
+        connection_id  TEXT,
+        channel        TEXT NOT NULL,
+        type           TEXT NOT NULL,
+        outcome        TEXT NOT NULL,
+        subject        TEXT,
+        reason         TEXT,
+        details        TEXT NOT NULL,
+        at             INTEGER NOT NULL
+      );
+      CREATE INDEX events_connection_at ON events (connection_id, at);
+      CREATE INDEX events_tenant_at ON events (tenant_id, at);
+      CREATE INDEX events_at ON events (at);
+
+      CREATE TABLE replay_cache (
+        key         TEXT PRIMARY KEY,
+        expires_at  INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX replay_cache_expires ON replay_cache (expires_at);
+
+      CREATE TABLE request_cache (
+        key         TEXT PRIMARY KEY,
+        value       TEXT NOT NULL,
+        expires_at  INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX request_cache_expires ON request_cache (expires_at);
+
+      CREATE TABLE sessions (
+        sid         TEXT PRIMARY KEY,
+        -- passport's serialised user id, so every session of a user can be revoked at once.
+        user_id     TEXT,
+        data        TEXT NOT NULL,
+        expires_at  INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX sessions_user ON sessions (user_id);
+      CREATE INDEX sessions_expires ON sessions (expires_at);
+    `,
+  },
+];
+
+export interface AppliedMigration {
+  version: number;
+  name: string;
+  appliedAt: Date;
+}
+
+/** Applies every migration newer than the database's version, each in its own transaction. Returns those applied. */
+export function applyMigrations(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): Migration[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    applied_at  INTEGER NOT NULL
+  )`);
+  assertOrdered(migrations);
+  const currentVersion = db.prepare<[], { v: number | null }>('SELECT max(version) AS v FROM schema_migrations').get()?.v ?? 0;
+  const latestKnown = migrations.length > 0 ? migrations[migrations.length - 1].version : 0;
+  if (currentVersion > latestKnown) {
+    // A newer Gatehouse migrated this file; running old code against it could corrupt data.
+    throw new Error(
+      `The database schema is at version ${currentVersion}, newer than this Gatehouse build knows (${latestKnown}). Upgrade Gatehouse.`,
+    );
+  }
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const applied: Migration[] = [];
+  for (const migration of migrations) {
+    if (migration.version <= currentVersion) continue;
+    // IMMEDIATE takes the write lock up front, so two processes opening the same file cannot both migrate.
+    db.transaction(() => {
+      const already = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(migration.version);
+      if (already) return;
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, Date.now());
+      applied.push(migration);
+    }).immediate();
+  }
+  return applied;
+}
+
+export function listAppliedMigrations(db: Database.Database): AppliedMigration[] {
+  return db
+    .prepare<[], { version: number; name: string; applied_at: number }>(
+      'SELECT version, name, applied_at FROM schema_migrations ORDER BY version',
+    )
+    .all()
+    .map((row) => ({ version: row.version, name: row.name, appliedAt: new Date(row.applied_at) }));
+}
+
+function assertOrdered(migrations: readonly Migration[]): void {
+  migrations.forEach((migration, index) => {
+    if (migration.version !== index + 1) {
+      throw new Error(`Migrations must be numbered 1..n in order; found version ${migration.version} at position ${index + 1}.`);
+    }
+  });
+}
