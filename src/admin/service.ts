@@ -264,7 +264,11 @@ export class AdminService {
       }
       source.metadataUrl = connection.idp.source.url;
     }
-    const idp = await this.loadMetadata({ ...source, idpEntityId: source.idpEntityId ?? connection.idp.entityId });
+    // The certificates trusted today may vouch for the new document (an IdP that signs its metadata with them).
+    const idp = await this.loadMetadata(
+      { ...source, idpEntityId: source.idpEntityId ?? connection.idp.entityId },
+      connection.idp.certs.map((c) => c.pem),
+    );
     const updated = await this.store.connections.update(connection.id, { idp });
     if (!updated) throw new NotFoundError(`No connection "${ref}".`, 'connection_not_found');
     return this.view(updated);
