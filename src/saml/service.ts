@@ -1,0 +1,276 @@
+/**
+ * The SAML service: SP-initiated login redirects, the hardened ACS pipeline and SP metadata, per connection.
+ *
+ * The ACS pipeline (design.md section 4) runs in three stages:
+ *   1. pre-flight (src/saml/acs-checks): size, strict base64, DOCTYPE refusal, structure, issuers, Destination,
+ *      Recipient, algorithms, signature presence. Cheap, and refuses most garbage before any cryptography.
+ *   2. node-saml's validatePostResponseAsync: signatures, time conditions, audience, InResponseTo.
+ *   3. post-checks on the validated profile only: issuer again, assertion age, the atomic replay claim, and the
+ *      atomic consumption of the login state stored with the AuthnRequest (node-saml's InResponseTo check reads,
+ *      then deletes, so two concurrent POSTs both pass it; the store's claim/take are single atomic statements).
+ * Every refusal is a SamlRefusal; only infrastructure failures (the store) surface as other errors.
+ */
+import { promisify } from 'node:util';
+import { inflateRaw } from 'node:zlib';
+import { SAML, ValidateInResponseTo, type Profile, type SamlConfig } from '@node-saml/node-saml';
+import type { Logger } from '../common/log';
+import { safeLocalPath } from '../common/local-path';
+import type { Connection } from '../provisioning/types';
+import type { ExpiringMap, OnceCache } from '../store/ports';
+import { checkResponseDocument, decodeStrictBase64, parseResponseDocument, samlResponseField } from './acs-checks';
+import { StoreCacheProvider } from './cache-provider';
+import { refusalFromNodeSamlError } from './node-saml-errors';
+import { SamlRefusal } from './refusal';
+import { buildSpMetadataXml } from './sp-metadata';
+import type { AcceptedAssertion } from './types';
+import { spUrls } from './urls';
+import { profileAttributes, profileString, signedAssertionFacts } from './validated-assertion';
+import { parseXmlStrict } from './xml';
+
+const inflateRawAsync = promisify(inflateRaw);
+
+export const MAX_CLOCK_SKEW_MS = 180_000;
+const DEFAULTS = {
+  clockSkewMs: MAX_CLOCK_SKEW_MS,
+  maxAssertionAgeMs: 300_000,
+  requestTtlMs: 10 * 60_000,
+  maxResponseBytes: 256 * 1024,
+} as const;
+
+export interface SamlServiceOptions {
+  /** Public origin, e.g. https://gatehouse.example.com (ACS and SLO URLs derive from it). */
+  baseUrl: string;
+  /** SP signing key (signs AuthnRequests when a connection asks for it). */
+  spPrivateKeyPem: string;
+  /** The certificate of that key (published in SP metadata). */
+  spCertPem: string;
+  replayCache: OnceCache;
+  requestCache: ExpiringMap;
+  logger: Logger;
+  /** Accepted clock difference with the IdP. Default and hard maximum 180 000 ms; negative values count as 0. */
+  clockSkewMs?: number;
+  /** How long after its IssueInstant an assertion is accepted. Default 300 000 ms. */
+  maxAssertionAgeMs?: number;
+  /** How long an AuthnRequest id stays answerable. Default 10 minutes. */
+  requestTtlMs?: number;
+  /** Largest accepted SAMLResponse field (base64 characters). Default 256 KiB. */
+  maxResponseBytes?: number;
+}
+
+export interface LoginRedirect {
+  /** The IdP URL to redirect the browser to (HTTP-Redirect binding). */
+  url: string;
+  /** The AuthnRequest ID; the response must answer it (InResponseTo). */
+  requestId: string;
+}
+
+/** What is remembered about an AuthnRequest until its response arrives (design 4.9: in the store, not the cookie). */
+interface LoginState {
+  connectionId: string;
+  returnTo: string | null;
+}
+
+function loginStateKey(connectionId: string, requestId: string): string {
+  return `saml:login:${connectionId}:${requestId}`;
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(Math.max(value, min), max);
+}
+
+export class SamlService {
+  private readonly clockSkewMs: number;
+  private readonly maxAssertionAgeMs: number;
+  private readonly requestTtlMs: number;
+  private readonly maxResponseBytes: number;
+  /** One node-saml instance per connection, for its current version only. */
+  private readonly validators = new Map<string, { version: number; saml: SAML }>();
+
+  constructor(private readonly options: SamlServiceOptions) {
+    // node-saml treats -1 as "skip every time check": clamping to >= 0 keeps that door shut.
+    this.clockSkewMs = clamp(options.clockSkewMs ?? DEFAULTS.clockSkewMs, 0, MAX_CLOCK_SKEW_MS);
+    this.maxAssertionAgeMs = Math.max(1, options.maxAssertionAgeMs ?? DEFAULTS.maxAssertionAgeMs);
+    this.requestTtlMs = Math.max(1, options.requestTtlMs ?? DEFAULTS.requestTtlMs);
+    this.maxResponseBytes = Math.max(1, options.maxResponseBytes ?? DEFAULTS.maxResponseBytes);
+  }
+
+  /**
+   * SP-initiated login: a (deflated, optionally RSA-SHA256 signed) AuthnRequest on the IdP's HTTP-Redirect
+   * endpoint. The request id is remembered twice in the request cache: by node-saml's cache provider (for its
+   * InResponseTo check) and with the login state (connection and a validated returnTo), consumed atomically by the ACS.
+   */
+  async createLoginRedirect(connection: Connection, options: { returnTo?: string | null }): Promise<LoginRedirect> {
+    if (!connection.idp.ssoRedirectUrl) {
+      throw new Error(`Connection ${connection.slug} has no HTTP-Redirect single sign-on URL in its IdP metadata.`);
+    }
+    const url = await this.samlFor(connection).getAuthorizeUrlAsync('', undefined, {});
+    const requestId = await requestIdOf(url);
+    const state: LoginState = { connectionId: connection.id, returnTo: safeLocalPath(options.returnTo) };
+    await this.options.requestCache.put(
+      loginStateKey(connection.id, requestId),
+      JSON.stringify(state),
+      new Date(Date.now() + this.requestTtlMs),
+    );
+    return { url, requestId };
+  }
+
+  /** The hardened ACS pipeline. Returns the accepted assertion or throws SamlRefusal. */
+  async validateAcsPost(connection: Connection, body: unknown): Promise<AcceptedAssertion> {
+    const nowMs = Date.now();
+    const { acsUrl } = spUrls(this.options.baseUrl, connection.slug);
+    const { settings, idp } = connection;
+
+    // Stage 1: pre-flight.
+    const field = samlResponseField(body);
+    if (field.length > this.maxResponseBytes) throw new SamlRefusal('too_large', `${field.length} characters`);
+    const { canonical, bytes } = decodeStrictBase64(field);
+    const doc = parseResponseDocument(bytes);
+    const preflight = checkResponseDocument(doc, {
+      idpEntityId: idp.entityId,
+      acsUrl,
+      wantAuthnResponseSigned: settings.wantAuthnResponseSigned,
+      allowSha1: settings.allowSha1,
+      clockSkewMs: this.clockSkewMs,
+      nowMs,
+    });
+
+    // Stage 2: node-saml.
+    let profile: Profile | null;
+    try {
+      ({ profile } = await this.samlFor(connection).validatePostResponseAsync({ SAMLResponse: canonical }));
+    } catch (error) {
+      const refusal = refusalFromNodeSamlError(error);
+      if (refusal.reason === 'invalid_assertion') {
+        this.options.logger.warn({ connectionId: connection.id, detail: refusal.detail }, 'unrecognised node-saml validation error');
+      }
+      throw refusal;
+    }
+    if (!profile) throw new SamlRefusal('invalid_assertion', 'node-saml returned no profile');
+
+    // Stage 3: post-checks on the validated profile.
+    const facts = signedAssertionFacts(profile);
+    if (facts.id !== preflight.assertionId) {
+      // Cannot happen while the pre-flight insists on exactly one assertion; kept so that it stays impossible.
+      throw new SamlRefusal('invalid_assertion', 'the validated assertion is not the one in the response');
+    }
+    const issuer = profileString(profile, 'issuer');
+    if (issuer !== idp.entityId) throw new SamlRefusal('unknown_issuer', 'validated assertion issuer differs');
+    const nameId = profileString(profile, 'nameID');
+    if (nameId === null) throw new SamlRefusal('missing_subject', 'no NameID');
+    // node-saml applies maxAssertionAgeMs only through Conditions or the InResponseTo path; apply it always.
+    if (facts.issueInstantMs === null) throw new SamlRefusal('malformed_response', 'assertion IssueInstant missing or invalid');
+    if (nowMs - this.clockSkewMs >= facts.issueInstantMs + this.maxAssertionAgeMs) {
+      throw new SamlRefusal('expired', 'assertion too old');
+    }
+    if (nowMs + this.clockSkewMs < facts.issueInstantMs) throw new SamlRefusal('not_yet_valid', 'assertion issued in the future');
+
+    // Which request this answers: what the signed assertion says, else the Response attribute node-saml checked.
+    const responseInResponseTo = profileString(profile, 'inResponseTo');
+    if (responseInResponseTo && facts.subjectInResponseTo && responseInResponseTo !== facts.subjectInResponseTo) {
+      throw new SamlRefusal('unknown_in_response_to', 'Response and assertion answer different requests');
+    }
+    const inResponseTo = facts.subjectInResponseTo ?? responseInResponseTo;
+    if (inResponseTo === null && !settings.allowIdpInitiated) throw new SamlRefusal('unsolicited_response');
+
+    // 4.4: the atomic replay claim, alive as long as node-saml or the pre-flight could accept this assertion again.
+    const validUntilMs =
+      facts.bearerNotOnOrAfterMs.length > 0
+        ? Math.max(...facts.bearerNotOnOrAfterMs)
+        : (facts.conditionsNotOnOrAfterMs ?? facts.issueInstantMs + this.maxAssertionAgeMs);
+    const claimed = await this.options.replayCache.claim(
+      `${connection.id}:${facts.id}`,
+      new Date(Math.max(validUntilMs, nowMs) + this.clockSkewMs),
+    );
+    if (!claimed) throw new SamlRefusal('replayed');
+
+    const returnTo =
+      inResponseTo === null ? safeLocalPath(relayStateOf(body)) : await this.consumeLoginState(connection, inResponseTo);
+
+    return {
+      issuer,
+      assertionId: facts.id,
+      nameId,
+      nameIdFormat: profileString(profile, 'nameIDFormat'),
+      sessionIndex: profileString(profile, 'sessionIndex'),
+      inResponseTo,
+      attributes: profileAttributes(profile),
+      returnTo,
+    };
+  }
+
+  /** SP metadata for the IdP admin (entity ID, ACS, SLO, signing certificate). */
+  spMetadataXml(connection: Connection): string {
+    const urls = spUrls(this.options.baseUrl, connection.slug);
+    return buildSpMetadataXml({
+      entityId: connection.spEntityId,
+      acsUrl: urls.acsUrl,
+      sloUrl: urls.sloUrl,
+      signingCertPem: this.options.spCertPem,
+      authnRequestsSigned: connection.settings.signAuthnRequests,
+    });
+  }
+
+  /** Takes (atomically: one winner among concurrent POSTs) the login state saved with the AuthnRequest. */
+  private async consumeLoginState(connection: Connection, requestId: string): Promise<string | null> {
+    const stored = await this.options.requestCache.take(loginStateKey(connection.id, requestId));
+    if (stored === null) throw new SamlRefusal('unknown_in_response_to', 'the sign-in request was already answered or has expired');
+    let state: Partial<LoginState>;
+    try {
+      state = JSON.parse(stored) as Partial<LoginState>;
+    } catch {
+      throw new SamlRefusal('unknown_in_response_to', 'unreadable login state');
+    }
+    if (state.connectionId !== connection.id) throw new SamlRefusal('unknown_in_response_to', 'request of another connection');
+    return safeLocalPath(state.returnTo);
+  }
+
+  private samlFor(connection: Connection): SAML {
+    const cached = this.validators.get(connection.id);
+    if (cached && cached.version === connection.version) return cached.saml;
+    const saml = new SAML(this.samlConfig(connection));
+    // Replacing the entry evicts the previous version's instance.
+    this.validators.set(connection.id, { version: connection.version, saml });
+    return saml;
+  }
+
+  private samlConfig(connection: Connection): SamlConfig {
+    const { settings, idp } = connection;
+    return {
+      callbackUrl: spUrls(this.options.baseUrl, connection.slug).acsUrl,
+      entryPoint: idp.ssoRedirectUrl ?? undefined,
+      issuer: connection.spEntityId,
+      audience: connection.spEntityId,
+      idpCert: idp.certs.map((cert) => cert.pem),
+      // node-saml 5.1.0 with wantAssertionsSigned insists on a signature *on the assertion* even when a verified
+      // Response signature covers it, so a response-only-signed IdP could never sign in. When the connection
+      // requires the Response signature, that signature is what protects the assertion; otherwise the assertion
+      // must carry its own (Entra's default). Either way exactly the signed bytes become the profile.
+      wantAssertionsSigned: !settings.wantAuthnResponseSigned,
+      wantAuthnResponseSigned: settings.wantAuthnResponseSigned,
+      acceptedClockSkewMs: this.clockSkewMs,
+      maxAssertionAgeMs: this.maxAssertionAgeMs,
+      validateInResponseTo: settings.allowIdpInitiated ? ValidateInResponseTo.ifPresent : ValidateInResponseTo.always,
+      requestIdExpirationPeriodMs: this.requestTtlMs,
+      cacheProvider: new StoreCacheProvider(this.options.requestCache, connection.id, this.requestTtlMs),
+      disableRequestedAuthnContext: true,
+      identifierFormat: null,
+      signatureAlgorithm: 'sha256',
+      digestAlgorithm: 'sha256',
+      ...(settings.signAuthnRequests ? { privateKey: this.options.spPrivateKeyPem } : {}),
+    };
+  }
+}
+
+function relayStateOf(body: unknown): unknown {
+  return typeof body === 'object' && body !== null ? (body as Record<string, unknown>).RelayState : undefined;
+}
+
+/** Reads the ID back from the AuthnRequest node-saml just generated (it does not return it otherwise). */
+async function requestIdOf(redirectUrl: string): Promise<string> {
+  const encoded = new URL(redirectUrl).searchParams.get('SAMLRequest');
+  if (!encoded) throw new Error('node-saml produced a redirect without SAMLRequest');
+  const xml = (await inflateRawAsync(Buffer.from(encoded, 'base64'))).toString('utf8');
+  const id = parseXmlStrict(xml, 'The AuthnRequest').documentElement.getAttribute('ID');
+  if (!id) throw new Error('node-saml produced an AuthnRequest without ID');
+  return id;
+}
