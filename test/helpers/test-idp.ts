@@ -19,7 +19,7 @@
  * Nothing here is production code: the keys are public test fixtures.
  */
 import { createHash, createPrivateKey, randomBytes, randomUUID, sign as signBytes, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
@@ -90,7 +90,10 @@ export type TestKeyName = 'idp-signing-1' | 'idp-signing-2' | 'idp-rogue' | 'idp
 /** Which element(s) carry an enveloped signature. Entra's default is 'assertion'. */
 export type SigningMode = 'assertion' | 'response' | 'both' | 'none';
 
-export const FIXTURES_DIR = path.resolve(__dirname, '../fixtures');
+/** test/fixtures, from test/helpers (jest) or dist/test/helpers (the compiled benchmarks). */
+export const FIXTURES_DIR = [path.resolve(__dirname, '../fixtures'), path.resolve(__dirname, '../../../test/fixtures')].find((dir) =>
+  existsSync(path.join(dir, 'idp-signing-1.key')),
+) ?? path.resolve(__dirname, '../fixtures');
 
 // ---------------------------------------------------------------------------------------------------------------
 // Keys (read and parsed once: building thousands of responses for the benchmark must not re-read PEM files)
