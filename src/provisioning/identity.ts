@@ -10,10 +10,10 @@
  * Never across tenants; never for a UPN/email outside the tenant's owned domains when domains are configured.
  */
 import { ConflictError } from '../common/errors';
-import type { Store } from '../store/ports';
+import type { NewEvent, Store, UserPatch } from '../store/ports';
 import { applyGroupFilters, looksLikeGuid } from './groups';
 import { domainOf, normaliseKey } from './normalise';
-import type { Channel, Connection, Group, Tenant, User } from './types';
+import type { Channel, Connection, EventOutcome, Group, Tenant, User } from './types';
 
 /** What an IdP says about a person, independent of the channel that carried it. */
 export interface AssertedIdentity {
@@ -138,10 +138,25 @@ function profileOf(identity: AssertedIdentity, username: string) {
   };
 }
 
+/** Collects the provisioning log entries of one decision, written together (one atomic append). */
+class EventBatch {
+  readonly events: NewEvent[] = [];
+  constructor(
+    private readonly base: Pick<NewEvent, 'tenantId' | 'connectionId' | 'channel' | 'at'>,
+  ) {}
+
+  add(type: string, outcome: EventOutcome, subject: string | null, reason: string | null, details: Record<string, unknown> = {}): void {
+    this.events.push({ ...this.base, type, outcome, subject, reason, details });
+  }
+}
+
 /**
  * Resolves the identity and applies it: creates or updates the account, pins the immutable id, and syncs the
  * memberships this connection asserts. Throws ProvisioningRefusal (and writes a 'login' refused event) when the
  * identity may not sign in; nothing else is changed in that case.
+ *
+ * Writes are batched (groups, memberships and log entries each in one atomic store call) because a first login
+ * with many groups would otherwise cost one database commit per group, membership and log line.
  */
 export async function provisionIdentity(
   store: Store,
@@ -151,39 +166,23 @@ export async function provisionIdentity(
 ): Promise<ProvisionResult> {
   const { tenant, connection } = ctx;
   const now = options.now ?? new Date();
-  const log = (type: string, outcome: 'success' | 'refused' | 'info', subject: string | null, reason: string | null, details: Record<string, unknown> = {}) =>
-    store.events.append({
-      tenantId: tenant.id,
-      connectionId: connection.id,
-      channel: options.channel,
-      type,
-      outcome,
-      subject,
-      reason,
-      details,
-      at: now,
-    });
+  const log = new EventBatch({ tenantId: tenant.id, connectionId: connection.id, channel: options.channel, at: now });
+  const refuse = async (reason: ProvisioningRefusalReason, username: string | null, details: Record<string, unknown> = {}) => {
+    log.add('login', 'refused', username, reason, details);
+    await store.events.appendMany(log.events);
+    return new ProvisioningRefusal(reason, username);
+  };
 
   const resolution = await resolveIdentity(store, ctx, identity);
-  if (resolution.action === 'refuse') {
-    await log('login', 'refused', resolution.username, resolution.reason);
-    throw new ProvisioningRefusal(resolution.reason, resolution.username);
-  }
+  if (resolution.action === 'refuse') throw await refuse(resolution.reason, resolution.username);
 
   // Group filters are judged before anything is written: a refused login creates nothing.
-  const known = new Map<string, Group>();
-  for (const externalId of identity.groups ?? []) {
-    const group = await store.groups.findByExternalId(tenant.id, externalId);
-    if (group) known.set(externalId, group);
-  }
+  const known = new Map((await store.groups.findByExternalIds(tenant.id, identity.groups ?? [])).map((g) => [g.externalId, g]));
   const jit = connection.settings.jit;
   const needsFallback = identity.groups === null && jit.requireAnyGroup.length > 0 && resolution.action === 'use';
   const fallback = needsFallback ? await groupsOfUser(store, resolution.user.id) : [];
   const filtered = applyGroupFilters(jit, identity.groups, known, fallback);
-  if (!filtered.admitted) {
-    await log('login', 'refused', resolution.username, 'not_in_required_group', { groups: identity.groups ?? 'overage' });
-    throw new ProvisioningRefusal('not_in_required_group', resolution.username);
-  }
+  if (!filtered.admitted) throw await refuse('not_in_required_group', resolution.username, { groups: identity.groups ?? 'overage' });
 
   const { username, usernameKey } = resolution;
   let user: User;
@@ -199,7 +198,7 @@ export async function provisionIdentity(
         lastLoginAt: now,
       });
       via = 'created';
-      await log('user_created', 'success', username, null, { userId: user.id });
+      log.add('user_created', 'success', username, null, { userId: user.id });
     } catch (error) {
       // A concurrent first login created it between our read and write: use that account.
       if (!(error instanceof ConflictError)) throw error;
@@ -215,30 +214,24 @@ export async function provisionIdentity(
 
   if (identity.immutableId) {
     const link = await store.identityLinks.link(connection.id, identity.immutableId, user.id);
-    if (link.userId === user.id && via === 'key') {
-      await log('user_linked', 'success', username, null, { userId: user.id });
-    }
+    if (link.userId === user.id && via === 'key') log.add('user_linked', 'success', username, null, { userId: user.id });
   }
 
-  if (via !== 'created') user = await refreshProfile(store, ctx, user, identity, resolution, now, log);
-
-  if (filtered.ignored.length > 0) {
-    await log('groups_ignored', 'info', user.username, 'group_filter', { groups: filtered.ignored });
+  if (via !== 'created') {
+    const refreshed = await refreshProfile(store, ctx, user, identity, resolution, now, log);
+    if (!refreshed) throw await refuse('username_taken', resolution.username, { userId: user.id });
+    user = refreshed;
   }
+
+  if (filtered.ignored.length > 0) log.add('groups_ignored', 'info', user.username, 'group_filter', { groups: filtered.ignored });
   const asserted = identity.groups === null ? null : filtered.kept;
   const groups = await syncGroups(store, ctx, user, { asserted, overage: identity.groupsOverage, known }, log);
-  await log('login', 'success', user.username, null, { userId: user.id, via });
+  log.add('login', 'success', user.username, null, { userId: user.id, via });
+  await store.events.appendMany(log.events);
   return { user, created: via === 'created', via, groups };
 }
 
-type EventLogger = (
-  type: string,
-  outcome: 'success' | 'refused' | 'info',
-  subject: string | null,
-  reason: string | null,
-  details?: Record<string, unknown>,
-) => Promise<unknown>;
-
+/** Applies the UPN rename and (with updateOnLogin) the profile. Null when the new username is taken. */
 async function refreshProfile(
   store: Store,
   { connection }: IdentityContext,
@@ -246,9 +239,9 @@ async function refreshProfile(
   identity: AssertedIdentity,
   resolution: Extract<Resolution, { action: 'use' | 'create' }>,
   now: Date,
-  log: EventLogger,
-): Promise<User> {
-  const patch: Parameters<Store['users']['update']>[1] = { lastLoginAt: now };
+  log: EventBatch,
+): Promise<User | null> {
+  const patch: UserPatch = { lastLoginAt: now };
   const changed: string[] = [];
   // A UPN rename at the IdP arrives with the same immutable id: the account follows it.
   if (resolution.usernameKey !== user.usernameKey || resolution.username !== user.username) {
@@ -269,13 +262,10 @@ async function refreshProfile(
   try {
     updated = await store.users.update(user.id, patch);
   } catch (error) {
-    if (error instanceof ConflictError) {
-      await log('login', 'refused', resolution.username, 'username_taken', { userId: user.id });
-      throw new ProvisioningRefusal('username_taken', resolution.username);
-    }
+    if (error instanceof ConflictError) return null;
     throw error;
   }
-  if (changed.length > 0) await log('user_updated', 'success', resolution.username, null, { userId: user.id, changed });
+  if (changed.length > 0) log.add('user_updated', 'success', resolution.username, null, { userId: user.id, changed });
   return updated ?? user;
 }
 
@@ -290,48 +280,35 @@ async function syncGroups(
   { tenant, connection }: IdentityContext,
   user: User,
   claim: { asserted: string[] | null; overage: boolean; known: ReadonlyMap<string, Group> },
-  log: EventLogger,
+  log: EventBatch,
 ): Promise<Group[]> {
-  const source = `saml:${connection.id}`;
-  const memberships = await store.memberships.listByUser(user.id);
   if (claim.asserted === null) {
-    if (claim.overage) await log('groups_overage', 'info', user.username, 'groups_overage', { userId: user.id });
-    return store.groups.findByIds([...new Set(memberships.map((m) => m.groupId))]);
+    if (claim.overage) log.add('groups_overage', 'info', user.username, 'groups_overage', { userId: user.id });
+    return groupsOfUser(store, user.id);
   }
 
-  const asserted: Group[] = [];
-  for (const externalId of claim.asserted) {
-    const existing = claim.known.get(externalId);
-    if (existing) {
-      asserted.push(existing);
-      continue;
-    }
-    const group = await store.groups.ensure(tenant.id, externalId, { displayName: externalId, nameResolved: !looksLikeGuid(externalId) });
-    asserted.push(group);
-    await log('group_created', 'success', externalId, null, { groupId: group.id });
-  }
-
-  const assertedIds = new Set(asserted.map((g) => g.id));
-  const fromThisConnection = new Set(memberships.filter((m) => m.source === source).map((m) => m.groupId));
-  for (const group of asserted) {
-    if (!fromThisConnection.has(group.id)) {
-      await store.memberships.add(user.id, group.id, source);
-      await log('membership_added', 'success', user.username, null, { groupId: group.id, group: group.externalId });
-    }
-  }
-  if (connection.settings.jit.membershipMode === 'sync') {
-    for (const groupId of fromThisConnection) {
-      if (!assertedIds.has(groupId)) {
-        await store.memberships.remove(user.id, groupId, source);
-        await log('membership_removed', 'success', user.username, null, { groupId });
-      }
-    }
-  }
-  const keptIds = new Set(
-    connection.settings.jit.membershipMode === 'sync'
-      ? [...assertedIds, ...memberships.filter((m) => m.source !== source).map((m) => m.groupId)]
-      : [...assertedIds, ...memberships.map((m) => m.groupId)],
+  const missing = claim.asserted.filter((externalId) => !claim.known.has(externalId));
+  const ensured = await store.groups.ensureMany(
+    tenant.id,
+    // Entra names groups by object id; other IdPs send names. A GUID stays "unresolved" until a real name arrives.
+    missing.map((externalId) => ({ externalId, displayName: externalId, nameResolved: !looksLikeGuid(externalId) })),
   );
-  const others = [...keptIds].filter((id) => !assertedIds.has(id));
+  const byExternalId = new Map([...claim.known, ...ensured.groups.map((g) => [g.externalId, g] as const)]);
+  for (const externalId of ensured.created) {
+    log.add('group_created', 'success', externalId, null, { groupId: byExternalId.get(externalId)!.id });
+  }
+  const asserted = claim.asserted.map((externalId) => byExternalId.get(externalId)!);
+
+  const mode = connection.settings.jit.membershipMode;
+  const { added, removed } = await store.memberships.syncSource(user.id, `saml:${connection.id}`, asserted.map((g) => g.id), mode);
+  const groupById = new Map(asserted.map((g) => [g.id, g]));
+  for (const groupId of added) {
+    log.add('membership_added', 'success', user.username, null, { groupId, group: groupById.get(groupId)?.externalId });
+  }
+  for (const groupId of removed) log.add('membership_removed', 'success', user.username, null, { groupId });
+
+  // Memberships this sync did not touch (other sources, or earlier ones in append mode) are part of the answer.
+  const memberships = await store.memberships.listByUser(user.id);
+  const others = [...new Set(memberships.map((m) => m.groupId))].filter((id) => !groupById.has(id));
   return [...asserted, ...(others.length > 0 ? await store.groups.findByIds(others) : [])];
 }

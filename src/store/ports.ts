@@ -105,6 +105,16 @@ export interface GroupRepository {
   findById(id: string): Promise<Group | null>;
   findByExternalId(tenantId: string, externalId: string): Promise<Group | null>;
   findByIds(ids: string[]): Promise<Group[]>;
+  /** The tenant's groups with these external ids (absent ones are left out), in one query. */
+  findByExternalIds(tenantId: string, externalIds: string[]): Promise<Group[]>;
+  /**
+   * ensure() for many groups at once, as one atomic write (one transaction / one bulk upsert). Returns the groups
+   * in the order asked for, and which of them this call created.
+   */
+  ensureMany(
+    tenantId: string,
+    items: { externalId: string; displayName: string; nameResolved: boolean }[],
+  ): Promise<{ groups: Group[]; created: string[] }>;
   /** Sets the display name and marks it resolved. Null when absent. */
   rename(id: string, displayName: string): Promise<Group | null>;
   listByTenant(tenantId: string, page: PageRequest): Promise<Page<Group>>;
@@ -116,6 +126,11 @@ export interface MembershipRepository {
   /** Returns true when something was removed. */
   remove(userId: string, groupId: string, source: string): Promise<boolean>;
   listByUser(userId: string): Promise<Membership[]>;
+  /**
+   * Makes the user's memberships from `source` equal `groupIds` ('sync'), or only adds the missing ones ('append'),
+   * as one atomic write. Memberships from other sources are never touched. Returns the group ids added and removed.
+   */
+  syncSource(userId: string, source: string, groupIds: string[], mode: 'sync' | 'append'): Promise<{ added: string[]; removed: string[] }>;
 }
 
 export type NewEvent = Omit<ProvisioningEvent, 'id'>;
@@ -132,6 +147,8 @@ export interface EventQuery {
 
 export interface EventRepository {
   append(event: NewEvent): Promise<ProvisioningEvent>;
+  /** Appends several events as one atomic write, keeping their order. */
+  appendMany(events: NewEvent[]): Promise<void>;
   /** Newest first. */
   list(query: EventQuery): Promise<ProvisioningEvent[]>;
   deleteOlderThan(cutoff: Date): Promise<number>;

@@ -532,6 +532,82 @@ export function runStoreContract(name: string, open: OpenStore): void {
       });
     });
 
+    describe('batched writes (one atomic call per login)', () => {
+      it('ensureMany creates the missing groups in order, reports which, and never renames existing ones', async () => {
+        const tenant = await makeTenant();
+        const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+        const existing = await store.groups.ensure(tenant.id, a, { displayName: 'Engineering', nameResolved: true });
+        const result = await store.groups.ensureMany(tenant.id, [
+          { externalId: b, displayName: b, nameResolved: false },
+          { externalId: a, displayName: a, nameResolved: false },
+          { externalId: c, displayName: 'Ops', nameResolved: true },
+        ]);
+        expect(result.groups.map((g) => g.externalId)).toEqual([b, a, c]);
+        expect(result.created.sort()).toEqual([b, c].sort());
+        expect(result.groups[1]).toEqual(existing);
+        expect(result.groups[0]).toMatchObject({ displayName: b, nameResolved: false, tenantId: tenant.id });
+        expect(await store.groups.ensureMany(tenant.id, [])).toEqual({ groups: [], created: [] });
+        // Idempotent: a second call creates nothing.
+        expect((await store.groups.ensureMany(tenant.id, [{ externalId: c, displayName: 'x', nameResolved: false }])).created).toEqual([]);
+        const found = await store.groups.findByExternalIds(tenant.id, [a, c, randomUUID()]);
+        expect(found.map((g) => g.externalId).sort()).toEqual([a, c].sort());
+        // Never across tenants.
+        const other = await makeTenant();
+        expect(await store.groups.findByExternalIds(other.id, [a, b, c])).toEqual([]);
+      });
+
+      it('ensureMany under concurrency yields one group per external id', async () => {
+        const tenant = await makeTenant();
+        const ids = [randomUUID(), randomUUID(), randomUUID()];
+        const items = ids.map((externalId) => ({ externalId, displayName: externalId, nameResolved: false }));
+        const results = await Promise.all(Array.from({ length: 5 }, () => store.groups.ensureMany(tenant.id, items)));
+        for (const r of results) expect(r.groups.map((g) => g.id)).toEqual(results[0]!.groups.map((g) => g.id));
+        expect(results.flatMap((r) => r.created).sort()).toEqual([...ids].sort());
+      });
+
+      it('syncSource makes one source equal the list (sync) or only adds (append), leaving other sources alone', async () => {
+        const tenant = await makeTenant();
+        const user = await store.users.create(newUser(tenant.id, unique('sync')));
+        const [g1, g2, g3] = await Promise.all(
+          ['One', 'Two', 'Three'].map((n) => store.groups.ensure(tenant.id, randomUUID(), { displayName: n, nameResolved: true })),
+        );
+        await store.memberships.add(user.id, g3!.id, 'scim:other');
+        expect(await store.memberships.syncSource(user.id, 'saml:c', [g1!.id, g2!.id], 'sync')).toEqual({ added: [g1!.id, g2!.id], removed: [] });
+        expect(await store.memberships.syncSource(user.id, 'saml:c', [g2!.id, g3!.id], 'sync')).toEqual({ added: [g3!.id], removed: [g1!.id] });
+        expect(await store.memberships.syncSource(user.id, 'saml:c', [g1!.id], 'append')).toEqual({ added: [g1!.id], removed: [] });
+        const bySource = (await store.memberships.listByUser(user.id)).map((m) => `${m.source}:${m.groupId}`).sort();
+        expect(bySource).toEqual([`saml:c:${g1!.id}`, `saml:c:${g2!.id}`, `saml:c:${g3!.id}`, `scim:other:${g3!.id}`].sort());
+        expect(await store.memberships.syncSource(user.id, 'saml:c', [], 'sync')).toEqual({
+          added: [],
+          removed: expect.arrayContaining([g1!.id, g2!.id, g3!.id]),
+        });
+        expect((await store.memberships.listByUser(user.id)).map((m) => m.source)).toEqual(['scim:other']);
+      });
+
+      it('appendMany writes every event in order', async () => {
+        const tenant = await makeTenant();
+        const connectionId = randomUUID();
+        const at = new Date();
+        await store.events.appendMany(
+          ['first', 'second', 'third'].map((type) => ({
+            tenantId: tenant.id,
+            connectionId,
+            channel: 'saml' as const,
+            type,
+            outcome: 'success' as const,
+            subject: 'ada',
+            reason: null,
+            details: { type },
+            at,
+          })),
+        );
+        await store.events.appendMany([]);
+        const listed = await store.events.list({ connectionId, limit: 10 });
+        expect(listed.map((e) => e.type)).toEqual(['third', 'second', 'first']);
+        expect(listed[0]).toMatchObject({ tenantId: tenant.id, details: { type: 'third' }, at });
+      });
+    });
+
     describe('memberships', () => {
       it('adds idempotently per source, lists with sources, and removes idempotently', async () => {
         const tenant = await makeTenant();

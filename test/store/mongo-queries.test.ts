@@ -2,6 +2,7 @@
  * The MongoDB adapter's pure query builders and document mappers (no server needed), and the mongoose schemas'
  * acceptance of the documents those builders produce.
  */
+import { groupsByExternalIdsFilter, membershipSyncPlan } from '../../src/store/mongo/queries';
 import mongoose from 'mongoose';
 import { bindModels, COLLECTIONS } from '../../src/store/mongo/models';
 import {
@@ -310,5 +311,17 @@ describe('mongo models (no server: schema validation and index definitions only)
     expect(models.identityLinks.collection.collectionName).toBe(COLLECTIONS.identityLinks);
     expect(models.replayCache.collection.collectionName).toBe('replay_cache');
     expect(models.users.collection.collectionName).toBe('users');
+  });
+});
+
+describe('batched-write builders', () => {
+  it('plans a membership sync as the difference, removing only in sync mode', () => {
+    expect(membershipSyncPlan(['a', 'b'], ['b', 'c', 'c'], 'sync')).toEqual({ add: ['c'], remove: ['a'] });
+    expect(membershipSyncPlan(['a', 'b'], ['b', 'c'], 'append')).toEqual({ add: ['c'], remove: [] });
+    expect(membershipSyncPlan([], [], 'sync')).toEqual({ add: [], remove: [] });
+  });
+
+  it('filters groups by tenant and a de-duplicated external id list', () => {
+    expect(groupsByExternalIdsFilter('t1', ['x', 'y', 'x'])).toEqual({ tenantId: 't1', externalId: { $in: ['x', 'y'] } });
   });
 });

@@ -334,6 +334,10 @@ export function groupEnsureUpsert(
   };
 }
 
+export function groupsByExternalIdsFilter(tenantId: string, externalIds: string[]): QueryFilter<GroupDoc> {
+  return { tenantId, externalId: { $in: [...new Set(externalIds)] } };
+}
+
 export function groupRename(displayName: string, now: Date): UpdateQuery<GroupDoc> {
   return { $set: { displayName, nameResolved: true, updatedAt: now } };
 }
@@ -368,6 +372,20 @@ export function membershipKey(userId: string, groupId: string, source: string): 
 
 export function membershipUpsert(userId: string, groupId: string, source: string, now: Date): Upsert<MembershipDoc> {
   return { filter: membershipKey(userId, groupId, source), update: { $setOnInsert: { userId, groupId, source, createdAt: now } } };
+}
+
+/** What syncSource must write: the pure diff between the source's current and wanted groups. */
+export function membershipSyncPlan(
+  current: readonly string[],
+  wanted: readonly string[],
+  mode: 'sync' | 'append',
+): { add: string[]; remove: string[] } {
+  const have = new Set(current);
+  const want = new Set(wanted);
+  return {
+    add: [...want].filter((g) => !have.has(g)),
+    remove: mode === 'sync' ? [...have].filter((g) => !want.has(g)) : [],
+  };
 }
 
 export function toMembership(doc: MembershipDoc): Membership {

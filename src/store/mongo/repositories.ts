@@ -35,12 +35,14 @@ import {
   expiredBy,
   groupEnsureUpsert,
   groupRename,
+  groupsByExternalIdsFilter,
   groupsByIdsQuery,
   groupsByTenantQuery,
   identityLinkUpsert,
   isDuplicateKeyError,
   liveRequest,
   membershipKey,
+  membershipSyncPlan,
   membershipUpsert,
   newConnectionDoc,
   newEventDoc,
@@ -256,6 +258,34 @@ export class MongoGroupRepository implements GroupRepository {
     return (await findList(this.model, groupsByIdsQuery(ids))).map(toGroup);
   }
 
+  async findByExternalIds(tenantId: string, externalIds: string[]): Promise<Group[]> {
+    if (externalIds.length === 0) return [];
+    const docs = await this.model.find(groupsByExternalIdsFilter(tenantId, externalIds)).lean<GroupDoc[]>().exec();
+    return docs.map(toGroup);
+  }
+
+  async ensureMany(
+    tenantId: string,
+    items: { externalId: string; displayName: string; nameResolved: boolean }[],
+  ): Promise<{ groups: Group[]; created: string[] }> {
+    if (items.length === 0) return { groups: [], created: [] };
+    const now = new Date();
+    const ops = items.map((item) => {
+      const { filter, update } = groupEnsureUpsert(tenantId, item.externalId, item, randomUUID(), now);
+      return { updateOne: { filter, update, upsert: true } };
+    });
+    // Unordered: one racing duplicate does not stop the others; the re-read below sees the winners.
+    let upserted: number[] = [];
+    try {
+      const result = await this.model.bulkWrite(ops as never, { ordered: false });
+      upserted = Object.keys(result.upsertedIds).map(Number);
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+    }
+    const byExternalId = new Map((await this.findByExternalIds(tenantId, items.map((i) => i.externalId))).map((g) => [g.externalId, g]));
+    return { groups: items.map((i) => byExternalId.get(i.externalId)!), created: upserted.map((index) => items[index]!.externalId) };
+  }
+
   async rename(id: string, displayName: string): Promise<Group | null> {
     const doc = await this.model
       .findOneAndUpdate({ _id: id }, groupRename(displayName, new Date()), { returnDocument: 'after' })
@@ -295,6 +325,28 @@ export class MongoMembershipRepository implements MembershipRepository {
     const docs = await this.model.find({ userId }).sort({ createdAt: 1, groupId: 1, source: 1 }).lean<MembershipDoc[]>().exec();
     return docs.map(toMembership);
   }
+
+  async syncSource(userId: string, source: string, groupIds: string[], mode: 'sync' | 'append'): Promise<{ added: string[]; removed: string[] }> {
+    const current = (await this.model.find({ userId, source }).lean<MembershipDoc[]>().exec()).map((m) => m.groupId);
+    const plan = membershipSyncPlan(current, groupIds, mode);
+    const now = new Date();
+    const ops = [
+      ...plan.add.map((groupId) => {
+        const { filter, update } = membershipUpsert(userId, groupId, source, now);
+        return { updateOne: { filter, update, upsert: true } };
+      }),
+      ...plan.remove.map((groupId) => ({ deleteOne: { filter: membershipKey(userId, groupId, source) } })),
+    ];
+    if (ops.length > 0) {
+      try {
+        await this.model.bulkWrite(ops as never, { ordered: false });
+      } catch (error) {
+        // A concurrent add of the same membership: it exists either way.
+        if (!isDuplicateKeyError(error)) throw error;
+      }
+    }
+    return { added: plan.add, removed: plan.remove };
+  }
 }
 
 export class MongoEventRepository implements EventRepository {
@@ -304,6 +356,14 @@ export class MongoEventRepository implements EventRepository {
     const doc = newEventDoc(event, randomUUID(), new Types.ObjectId().toHexString());
     await this.model.create(doc);
     return toEvent(doc);
+  }
+
+  async appendMany(events: NewEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.model.insertMany(
+      events.map((event) => newEventDoc(event, randomUUID(), new Types.ObjectId().toHexString())),
+      { ordered: true },
+    );
   }
 
   async list(query: EventQuery): Promise<ProvisioningEvent[]> {

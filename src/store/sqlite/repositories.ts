@@ -317,6 +317,8 @@ export class SqliteGroupRepository implements GroupRepository {
   private readonly renameStatement: Database.Statement<[string, number, string], GroupRow>;
   private readonly pageByTenant: Database.Statement<[string, number, number], GroupRow>;
   private readonly countByTenant: Database.Statement<[string], { total: number }>;
+  private readonly byExternalIds: Database.Statement<[string, string], GroupRow>;
+  private readonly ensureAll: (tenantId: string, items: { externalId: string; displayName: string; nameResolved: boolean }[]) => string[];
 
   constructor(db: Database.Database) {
     this.insertIfAbsent = db.prepare(`
@@ -332,6 +334,39 @@ export class SqliteGroupRepository implements GroupRepository {
     );
     this.pageByTenant = db.prepare('SELECT * FROM groups WHERE tenant_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?');
     this.countByTenant = db.prepare('SELECT count(*) AS total FROM groups WHERE tenant_id = ?');
+    this.byExternalIds = db.prepare('SELECT * FROM groups WHERE tenant_id = ? AND external_id IN (SELECT value FROM json_each(?))');
+    // One transaction for the whole batch: one commit instead of one per group.
+    this.ensureAll = db.transaction((tenantId: string, items: { externalId: string; displayName: string; nameResolved: boolean }[]) => {
+      const created: string[] = [];
+      const now = Date.now();
+      for (const item of items) {
+        const result = this.insertIfAbsent.run({
+          id: randomUUID(),
+          tenantId,
+          externalId: item.externalId,
+          displayName: item.displayName,
+          nameResolved: item.nameResolved ? 1 : 0,
+          now,
+        });
+        if (result.changes === 1) created.push(item.externalId);
+      }
+      return created;
+    });
+  }
+
+  async findByExternalIds(tenantId: string, externalIds: string[]): Promise<Group[]> {
+    if (externalIds.length === 0) return [];
+    return this.byExternalIds.all(tenantId, JSON.stringify(externalIds)).map(toGroup);
+  }
+
+  async ensureMany(
+    tenantId: string,
+    items: { externalId: string; displayName: string; nameResolved: boolean }[],
+  ): Promise<{ groups: Group[]; created: string[] }> {
+    if (items.length === 0) return { groups: [], created: [] };
+    const created = translateConstraints(() => this.ensureAll(tenantId, items), 'The group already exists.');
+    const byExternalId = new Map((await this.findByExternalIds(tenantId, items.map((i) => i.externalId))).map((g) => [g.externalId, g]));
+    return { groups: items.map((i) => byExternalId.get(i.externalId)!), created };
   }
 
   async ensure(tenantId: string, externalId: string, init: Pick<Group, 'displayName' | 'nameResolved'>): Promise<Group> {
@@ -378,6 +413,8 @@ export class SqliteMembershipRepository implements MembershipRepository {
   private readonly insert: Database.Statement<[string, string, string, number]>;
   private readonly deleteStatement: Database.Statement<[string, string, string]>;
   private readonly byUser: Database.Statement<[string], MembershipRow>;
+  private readonly groupsOfSource: Database.Statement<[string, string], { group_id: string }>;
+  private readonly syncAll: (userId: string, source: string, groupIds: string[], mode: 'sync' | 'append') => { added: string[]; removed: string[] };
 
   constructor(db: Database.Database) {
     this.insert = db.prepare(`
@@ -385,6 +422,27 @@ export class SqliteMembershipRepository implements MembershipRepository {
       ON CONFLICT (user_id, group_id, source) DO NOTHING`);
     this.deleteStatement = db.prepare('DELETE FROM memberships WHERE user_id = ? AND group_id = ? AND source = ?');
     this.byUser = db.prepare('SELECT * FROM memberships WHERE user_id = ? ORDER BY created_at, group_id, source');
+    this.groupsOfSource = db.prepare('SELECT group_id FROM memberships WHERE user_id = ? AND source = ?');
+    this.syncAll = db.transaction((userId: string, source: string, groupIds: string[], mode: 'sync' | 'append') => {
+      const wanted = new Set(groupIds);
+      const current = new Set(this.groupsOfSource.all(userId, source).map((r) => r.group_id));
+      const added: string[] = [];
+      const removed: string[] = [];
+      const now = Date.now();
+      for (const groupId of wanted) {
+        if (!current.has(groupId) && this.insert.run(userId, groupId, source, now).changes === 1) added.push(groupId);
+      }
+      if (mode === 'sync') {
+        for (const groupId of current) {
+          if (!wanted.has(groupId) && this.deleteStatement.run(userId, groupId, source).changes > 0) removed.push(groupId);
+        }
+      }
+      return { added, removed };
+    });
+  }
+
+  async syncSource(userId: string, source: string, groupIds: string[], mode: 'sync' | 'append'): Promise<{ added: string[]; removed: string[] }> {
+    return translateConstraints(() => this.syncAll(userId, source, groupIds, mode), 'The membership already exists.');
   }
 
   async add(userId: string, groupId: string, source: string): Promise<boolean> {
@@ -401,6 +459,21 @@ export class SqliteMembershipRepository implements MembershipRepository {
   }
 }
 
+function eventParams(event: NewEvent): Params {
+  return {
+    id: randomUUID(),
+    tenantId: event.tenantId,
+    connectionId: event.connectionId,
+    channel: event.channel,
+    type: event.type,
+    outcome: event.outcome,
+    subject: event.subject,
+    reason: event.reason,
+    details: JSON.stringify(event.details ?? {}),
+    at: event.at.getTime(),
+  };
+}
+
 /** The EventQuery filters that map to a column equality, in the order they appear in the SQL. */
 const EVENT_FILTERS = [
   ['tenantId', 'tenant_id'],
@@ -413,6 +486,7 @@ export class SqliteEventRepository implements EventRepository {
   private readonly insert: Database.Statement<[Params], EventRow>;
   private readonly deleteBefore: Database.Statement<[number]>;
   private readonly lists: StatementCache<EventRow>;
+  private readonly insertAll: (events: NewEvent[]) => void;
 
   constructor(db: Database.Database) {
     this.insert = db.prepare(`
@@ -420,22 +494,17 @@ export class SqliteEventRepository implements EventRepository {
       VALUES (@id, @tenantId, @connectionId, @channel, @type, @outcome, @subject, @reason, @details, @at) RETURNING *`);
     this.deleteBefore = db.prepare('DELETE FROM events WHERE at < ?');
     this.lists = new StatementCache(db);
+    this.insertAll = db.transaction((events: NewEvent[]) => {
+      for (const event of events) this.insert.get(eventParams(event));
+    });
   }
 
   async append(event: NewEvent): Promise<ProvisioningEvent> {
-    const row = this.insert.get({
-      id: randomUUID(),
-      tenantId: event.tenantId,
-      connectionId: event.connectionId,
-      channel: event.channel,
-      type: event.type,
-      outcome: event.outcome,
-      subject: event.subject,
-      reason: event.reason,
-      details: JSON.stringify(event.details ?? {}),
-      at: event.at.getTime(),
-    });
-    return toEvent(row!);
+    return toEvent(this.insert.get(eventParams(event))!);
+  }
+
+  async appendMany(events: NewEvent[]): Promise<void> {
+    if (events.length > 0) this.insertAll(events);
   }
 
   async list(query: EventQuery): Promise<ProvisioningEvent[]> {
