@@ -294,18 +294,25 @@ async function syncGroups(
     missing.map((externalId) => ({ externalId, displayName: externalId, nameResolved: !looksLikeGuid(externalId) })),
   );
   const byExternalId = new Map([...claim.known, ...ensured.groups.map((g) => [g.externalId, g] as const)]);
-  for (const externalId of ensured.created) {
-    log.add('group_created', 'success', externalId, null, { groupId: byExternalId.get(externalId)!.id });
+  if (ensured.created.length > 0) {
+    // One entry per login, listing every group it created (a first login with 150 groups is one log line).
+    log.add('groups_created', 'success', user.username, null, {
+      groups: ensured.created.map((externalId) => ({ externalId, groupId: byExternalId.get(externalId)!.id })),
+    });
   }
   const asserted = claim.asserted.map((externalId) => byExternalId.get(externalId)!);
 
   const mode = connection.settings.jit.membershipMode;
   const { added, removed } = await store.memberships.syncSource(user.id, `saml:${connection.id}`, asserted.map((g) => g.id), mode);
   const groupById = new Map(asserted.map((g) => [g.id, g]));
-  for (const groupId of added) {
-    log.add('membership_added', 'success', user.username, null, { groupId, group: groupById.get(groupId)?.externalId });
+  if (added.length > 0 || removed.length > 0) {
+    const removedGroups = removed.length > 0 ? await store.groups.findByIds(removed) : [];
+    log.add('memberships_changed', 'success', user.username, null, {
+      userId: user.id,
+      added: added.map((id) => groupById.get(id)!.externalId),
+      removed: removedGroups.map((g) => g.externalId),
+    });
   }
-  for (const groupId of removed) log.add('membership_removed', 'success', user.username, null, { groupId });
 
   // Memberships this sync did not touch (other sources, or earlier ones in append mode) are part of the answer.
   const memberships = await store.memberships.listByUser(user.id);

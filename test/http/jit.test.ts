@@ -68,11 +68,13 @@ describe('JIT users and groups', () => {
     expect(m).toMatchObject({ username: ADELE.upn, email: ADELE.email, fullName: 'Adele Vance' });
     expect(groupIds(m)).toEqual([ENG, SALES].sort());
     expect(m.groups.every((g) => !g.nameResolved && g.displayName === g.externalId)).toBe(true);
-    const types = (await events()).map((e) => e.type);
-    expect(types.filter((t) => t === 'user_created')).toHaveLength(1);
-    expect(types.filter((t) => t === 'group_created')).toHaveLength(2);
-    expect(types.filter((t) => t === 'membership_added')).toHaveLength(2);
-    expect(types[0]).toBe('login');
+    const log = await events();
+    expect(log.map((e) => e.type)).toEqual(['login', 'memberships_changed', 'groups_created', 'user_created']);
+    expect(log.find((e) => e.type === 'groups_created')!.details.groups).toEqual(
+      expect.arrayContaining([expect.objectContaining({ externalId: ENG }), expect.objectContaining({ externalId: SALES })]),
+    );
+    expect(log.find((e) => e.type === 'memberships_changed')!.details).toMatchObject({ added: [ENG, SALES], removed: [] });
+    expect(log.every((e) => e.channel === 'saml' && e.subject === ADELE.upn)).toBe(true);
   });
 
   it('syncs memberships from this connection on the next login and leaves other sources alone', async () => {
@@ -84,7 +86,7 @@ describe('JIT users and groups', () => {
     const second = await me({ user: { ...ADELE, groups: [SALES] } });
     expect(second.id).toBe(first.id);
     expect(groupIds(second)).toEqual([OPS, SALES].sort());
-    expect((await events()).some((e) => e.type === 'membership_removed')).toBe(true);
+    expect((await events()).find((e) => e.type === 'memberships_changed')!.details).toMatchObject({ added: [], removed: [ENG] });
     // Groups themselves are never deleted by a login.
     expect(await groups()).toHaveLength(3);
   });
