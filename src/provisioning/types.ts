@@ -149,7 +149,7 @@ export interface ProvisioningEvent {
   tenantId: string | null;
   connectionId: string | null;
   channel: Channel;
-  /** e.g. 'login', 'user_created', 'user_updated', 'user_linked', 'group_created', 'membership_added'. */
+  /** e.g. 'login', 'user_created', 'user_updated', 'user_linked', 'groups_created', 'memberships_changed', 'group_renamed'. */
   type: string;
   outcome: EventOutcome;
   /** Who or what the event is about (a username, a group id); never a secret. */
