@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { openMongoStore } from '../../src/store/mongo';
 import { runStoreContract } from './contract';
+import { runMatchingContract } from './matching-contract';
 
 const mongoUri = process.env.MONGODB_URI?.trim();
 
@@ -13,6 +14,7 @@ if (mongoUri) {
   const dbName = `gatehouse_test_${Date.now()}_${randomUUID().slice(0, 8)}`;
 
   runStoreContract(`mongo (${dbName})`, () => openMongoStore(mongoUri, { dbName }));
+  runMatchingContract(`mongo (${dbName})`, () => openMongoStore(mongoUri, { dbName }));
 
   afterAll(async () => {
     const store = await openMongoStore(mongoUri, { dbName });

@@ -8,8 +8,10 @@ import { openStore, parseDatabaseUrl } from '../../src/store';
 import { SqliteSessionStore, SqliteStore } from '../../src/store/sqlite';
 import { applyMigrations, listAppliedMigrations, MIGRATIONS } from '../../src/store/sqlite/migrations';
 import { runStoreContract, sampleIdp, sampleSettings } from './contract';
+import { runMatchingContract } from './matching-contract';
 
 runStoreContract('sqlite (:memory:)', () => openStore('sqlite::memory:'));
+runMatchingContract('sqlite (:memory:)', () => openStore('sqlite::memory:'));
 
 describe('sqlite adapter', () => {
   let dir: string;
