@@ -79,8 +79,8 @@ export interface Settings {
   spKeyFile: string | null;
   spCertFile: string | null;
   logLevel: ParsedEnv['LOG_LEVEL'];
-  /** Passed to Express' 'trust proxy' setting. */
-  trustProxy: boolean | number | string;
+  /** Passed to Express' 'trust proxy' setting: false, a hop count, or proxy addresses. */
+  trustProxy: false | number | string;
   sessionIdleMs: number;
   sessionAbsoluteMs: number;
   allowPrivateMetadataUrls: boolean;
@@ -89,14 +89,17 @@ export interface Settings {
   eventRetentionMs: number;
 }
 
-function parseTrustProxy(raw: string): boolean | number | string {
+function parseTrustProxy(raw: string): false | number | string {
   const v = raw.toLowerCase();
   if (['false', '0', 'no', 'off', ''].includes(v)) return false;
-  if (['true', 'yes', 'on'].includes(v)) return true;
+  // 'true' would trust any X-Forwarded-For a client sends, so anyone could dodge the per-client rate limits.
+  if (['true', 'yes', 'on'].includes(v)) {
+    throw new ConfigError('TRUST_PROXY', 'must name the proxies, not trust everyone: give a hop count (e.g. 1) or proxy addresses (e.g. loopback, 10.0.0.0/8)');
+  }
   if (/^\d+$/.test(v)) return Number(v);
   // A comma-separated list of addresses/subnets or names Express understands ('loopback', '10.0.0.0/8').
   if (/^[\w.:/,\s-]+$/.test(raw)) return raw;
-  throw new ConfigError('TRUST_PROXY', 'must be true, false, a hop count, or a comma-separated list of proxy addresses');
+  throw new ConfigError('TRUST_PROXY', 'must be false, a hop count, or a comma-separated list of proxy addresses');
 }
 
 /** Validates the environment. Throws ConfigError naming the first bad variable. */

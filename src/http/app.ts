@@ -26,7 +26,7 @@ export interface AppOptions {
   adminApiKey: string;
   sessionIdleMs: number;
   sessionAbsoluteMs: number;
-  trustProxy: boolean | number | string;
+  trustProxy: false | number | string;
   allowPrivateMetadataUrls: boolean;
   acsRateLimitPerMinute: number;
 }

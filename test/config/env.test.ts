@@ -58,7 +58,7 @@ describe('parseEnv', () => {
       allowPrivateMetadataUrls: true,
     });
     expect(parseEnv({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toBe('loopback, 10.0.0.0/8');
-    expect(parseEnv({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(parseEnv({ TRUST_PROXY: '0' }).trustProxy).toBe(false);
   });
 
   it.each([
@@ -72,6 +72,7 @@ describe('parseEnv', () => {
     [{ ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ TRUST_PROXY: 'yes please!' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
     [{ ALLOW_PRIVATE_METADATA_URLS: 'maybe' }, 'ALLOW_PRIVATE_METADATA_URLS'],
     [{ SESSION_IDLE_MINUTES: '600', SESSION_ABSOLUTE_HOURS: '1' }, 'SESSION_IDLE_MINUTES'],
     [{ SP_KEY_FILE: '/k.pem' }, 'SP_CERT_FILE'],

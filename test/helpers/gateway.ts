@@ -35,7 +35,7 @@ export interface TestGatewayOptions {
   acsRateLimitPerMinute?: number;
   allowPrivateMetadataUrls?: boolean;
   baseUrl?: string;
-  trustProxy?: boolean;
+  trustProxy?: false | number;
 }
 
 export async function createTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {

@@ -238,7 +238,7 @@ describe('sessions', () => {
 
   it('marks the cookie Secure when BASE_URL is https', async () => {
     await gw.close();
-    gw = await createTestGateway({ baseUrl: 'https://gatehouse.test', trustProxy: true });
+    gw = await createTestGateway({ baseUrl: 'https://gatehouse.test', trustProxy: 1 });
     await request(gw.app).post('/api/tenants').set(authHeader).send({ slug: 'contoso', name: 'Contoso' }).expect(201);
     const conn = await request(gw.app)
       .post('/api/tenants/contoso/connections')
