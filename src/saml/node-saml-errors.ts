@@ -7,10 +7,13 @@
 import { SamlStatusError } from '@node-saml/node-saml';
 import { SamlRefusal, type RefusalReason } from './refusal';
 
-/** Thrown by our cache provider so store failures are not mistaken for bad input (they must surface as 500s). */
+/**
+ * Thrown by our cache provider, and by the ACS for its replay claim and login-state take, so store failures are not
+ * mistaken for bad input (they must surface as 500s).
+ */
 export class CacheProviderError extends Error {
-  constructor(cause: unknown) {
-    super('The SAML request cache is unavailable.', { cause });
+  constructor(cause: unknown, message = 'The SAML request cache is unavailable.') {
+    super(message, { cause });
     this.name = 'CacheProviderError';
   }
 }

@@ -4,27 +4,31 @@
  * The ACS pipeline (design.md section 4) runs in three stages:
  *   1. pre-flight (src/saml/acs-checks): size, strict base64, DOCTYPE refusal, structure, issuers, Destination,
  *      Recipient, algorithms, signature presence. Cheap, and refuses most garbage before any cryptography.
- *   2. node-saml's validatePostResponseAsync: signatures, time conditions, audience, InResponseTo.
- *   3. post-checks on the validated profile only: issuer again, assertion age, the atomic replay claim, and the
- *      atomic consumption of the login state stored with the AuthnRequest (node-saml's InResponseTo check reads,
- *      then deletes, so two concurrent POSTs both pass it; the store's claim/take are single atomic statements).
- * Every refusal is a SamlRefusal; only infrastructure failures (the store) surface as other errors.
+ *   2. node-saml's validatePostResponseAsync: signatures, time conditions, audience (validation-core.ts). The
+ *      CPU-heavy part, so it runs on a worker thread when the service has a ValidationPool (SAML_WORKERS), else
+ *      inline; the same code either way. It returns plain data read from the validated profile.
+ *   3. post-checks on that validated data only: issuer again, assertion age, InResponseTo, the atomic replay claim,
+ *      and the atomic consumption of the login state stored with the AuthnRequest. That take is the InResponseTo
+ *      check: node-saml runs with validateInResponseTo "never" (its own check reads, then deletes, so two concurrent
+ *      POSTs both pass it; the store's claim/take are single atomic statements).
+ * Every refusal is a SamlRefusal; only infrastructure failures (the store, the pool) surface as other errors.
  */
 import { promisify } from 'node:util';
 import { inflateRaw } from 'node:zlib';
-import { SAML, ValidateInResponseTo, type Profile, type SamlConfig } from '@node-saml/node-saml';
+import { SAML, ValidateInResponseTo, type SamlConfig } from '@node-saml/node-saml';
 import type { Logger } from '../common/log';
 import { safeLocalPath } from '../common/local-path';
 import type { Connection } from '../provisioning/types';
 import type { ExpiringMap, OnceCache } from '../store/ports';
 import { checkResponseDocument, decodeStrictBase64, parseResponseDocument, samlResponseField } from './acs-checks';
-import { StoreCacheProvider } from './cache-provider';
-import { refusalFromNodeSamlError } from './node-saml-errors';
+import { inFlightRequestKey, StoreCacheProvider } from './cache-provider';
+import { CacheProviderError } from './node-saml-errors';
 import { SamlRefusal } from './refusal';
 import { buildSpMetadataXml } from './sp-metadata';
 import type { AcceptedAssertion } from './types';
 import { spUrls } from './urls';
-import { profileAttributes, profileString, signedAssertionFacts } from './validated-assertion';
+import { refusalOf, ResponseValidator, validatorSettingsFor, type ValidatedResponse } from './validation-core';
+import type { ValidationPool } from './validation-pool';
 import { parseXmlStrict } from './xml';
 
 const inflateRawAsync = promisify(inflateRaw);
@@ -55,6 +59,11 @@ export interface SamlServiceOptions {
   requestTtlMs?: number;
   /** Largest accepted SAMLResponse field (base64 characters). Default 256 KiB. */
   maxResponseBytes?: number;
+  /**
+   * Worker threads for stage 2 (node-saml's signature validation). Absent or null: validate on the calling thread.
+   * The service does not own the pool; whoever created it closes it.
+   */
+  validationPool?: ValidationPool | null;
 }
 
 export interface LoginRedirect {
@@ -83,8 +92,13 @@ export class SamlService {
   private readonly maxAssertionAgeMs: number;
   private readonly requestTtlMs: number;
   private readonly maxResponseBytes: number;
-  /** One node-saml instance per connection, for its current version only. */
+  /** One node-saml instance per connection (AuthnRequests), for its current version only. */
   private readonly validators = new Map<string, { version: number; saml: SAML }>();
+  /** Stage 2 inputs per connection (serialised ValidatorSettings), for its current version only. */
+  private readonly validatorSettings = new Map<string, { version: number; json: string }>();
+  private readonly pool: ValidationPool | null;
+  /** Stage 2 on this thread, when there is no pool. */
+  private readonly inline = new ResponseValidator();
 
   constructor(private readonly options: SamlServiceOptions) {
     // node-saml treats -1 as "skip every time check": clamping to >= 0 keeps that door shut.
@@ -92,12 +106,14 @@ export class SamlService {
     this.maxAssertionAgeMs = Math.max(1, options.maxAssertionAgeMs ?? DEFAULTS.maxAssertionAgeMs);
     this.requestTtlMs = Math.max(1, options.requestTtlMs ?? DEFAULTS.requestTtlMs);
     this.maxResponseBytes = Math.max(1, options.maxResponseBytes ?? DEFAULTS.maxResponseBytes);
+    this.pool = options.validationPool ?? null;
   }
 
   /**
    * SP-initiated login: a (deflated, optionally RSA-SHA256 signed) AuthnRequest on the IdP's HTTP-Redirect
-   * endpoint. The request id is remembered twice in the request cache: by node-saml's cache provider (for its
-   * InResponseTo check) and with the login state (connection and a validated returnTo), consumed atomically by the ACS.
+   * endpoint. The request id is remembered with the login state (connection and a validated returnTo), consumed
+   * atomically by the ACS: that take is the InResponseTo check. node-saml's cache provider also saves the id (its
+   * in-flight entry); validation no longer reads it, and the ACS deletes it with the login state.
    */
   async createLoginRedirect(connection: Connection, options: { returnTo?: string | null }): Promise<LoginRedirect> {
     if (!connection.idp.ssoRedirectUrl) {
@@ -134,28 +150,18 @@ export class SamlService {
       nowMs,
     });
 
-    // Stage 2: node-saml.
-    let profile: Profile | null;
-    try {
-      ({ profile } = await this.samlFor(connection).validatePostResponseAsync({ SAMLResponse: canonical }));
-    } catch (error) {
-      const refusal = refusalFromNodeSamlError(error);
-      if (refusal.reason === 'invalid_assertion') {
-        this.options.logger.warn({ connectionId: connection.id, detail: refusal.detail }, 'unrecognised node-saml validation error');
-      }
-      throw refusal;
-    }
-    if (!profile) throw new SamlRefusal('invalid_assertion', 'node-saml returned no profile');
+    // Stage 2: node-saml, on a worker thread when there is a pool.
+    const validated = await this.validateSignedResponse(connection, canonical);
 
-    // Stage 3: post-checks on the validated profile.
-    const facts = signedAssertionFacts(profile);
+    // Stage 3: post-checks on what was read from the validated profile.
+    const { facts } = validated;
     if (facts.id !== preflight.assertionId) {
       // Cannot happen while the pre-flight insists on exactly one assertion; kept so that it stays impossible.
       throw new SamlRefusal('invalid_assertion', 'the validated assertion is not the one in the response');
     }
-    const issuer = profileString(profile, 'issuer');
+    const issuer = validated.issuer;
     if (issuer !== idp.entityId) throw new SamlRefusal('unknown_issuer', 'validated assertion issuer differs');
-    const nameId = profileString(profile, 'nameID');
+    const nameId = validated.nameId;
     if (nameId === null) throw new SamlRefusal('missing_subject', 'no NameID');
     // node-saml applies maxAssertionAgeMs only through Conditions or the InResponseTo path; apply it always.
     if (facts.issueInstantMs === null) throw new SamlRefusal('malformed_response', 'assertion IssueInstant missing or invalid');
@@ -164,8 +170,9 @@ export class SamlService {
     }
     if (nowMs + this.clockSkewMs < facts.issueInstantMs) throw new SamlRefusal('not_yet_valid', 'assertion issued in the future');
 
-    // Which request this answers: what the signed assertion says, else the Response attribute node-saml checked.
-    const responseInResponseTo = profileString(profile, 'inResponseTo');
+    // Which request this answers: what the signed assertion says, else the Response attribute (which node-saml read;
+    // when only the assertion is signed it is unsigned, but it is only ever used to take state that we issued).
+    const responseInResponseTo = validated.responseInResponseTo;
     if (responseInResponseTo && facts.subjectInResponseTo && responseInResponseTo !== facts.subjectInResponseTo) {
       throw new SamlRefusal('unknown_in_response_to', 'Response and assertion answer different requests');
     }
@@ -177,9 +184,9 @@ export class SamlService {
       facts.bearerNotOnOrAfterMs.length > 0
         ? Math.max(...facts.bearerNotOnOrAfterMs)
         : (facts.conditionsNotOnOrAfterMs ?? facts.issueInstantMs + this.maxAssertionAgeMs);
-    const claimed = await this.options.replayCache.claim(
-      `${connection.id}:${facts.id}`,
-      new Date(Math.max(validUntilMs, nowMs) + this.clockSkewMs),
+    const claimed = await fromStore(
+      this.options.replayCache.claim(`${connection.id}:${facts.id}`, new Date(Math.max(validUntilMs, nowMs) + this.clockSkewMs)),
+      'The SAML replay cache is unavailable.',
     );
     if (!claimed) throw new SamlRefusal('replayed');
 
@@ -190,10 +197,10 @@ export class SamlService {
       issuer,
       assertionId: facts.id,
       nameId,
-      nameIdFormat: profileString(profile, 'nameIDFormat'),
-      sessionIndex: profileString(profile, 'sessionIndex'),
+      nameIdFormat: validated.nameIdFormat,
+      sessionIndex: validated.sessionIndex,
       inResponseTo,
-      attributes: profileAttributes(profile),
+      attributes: validated.attributes,
       returnTo,
     };
   }
@@ -212,8 +219,11 @@ export class SamlService {
 
   /** Takes (atomically: one winner among concurrent POSTs) the login state saved with the AuthnRequest. */
   private async consumeLoginState(connection: Connection, requestId: string): Promise<string | null> {
-    const stored = await this.options.requestCache.take(loginStateKey(connection.id, requestId));
+    const stored = await fromStore(this.options.requestCache.take(loginStateKey(connection.id, requestId)));
     if (stored === null) throw new SamlRefusal('unknown_in_response_to', 'the sign-in request was already answered or has expired');
+    // node-saml's entry for the request (saved by the redirect's cache provider) is no longer needed: the take above
+    // is the check node-saml's lookup of it used to be.
+    await fromStore(this.options.requestCache.delete(inFlightRequestKey(connection.id, requestId)));
     let state: Partial<LoginState>;
     try {
       state = JSON.parse(stored) as Partial<LoginState>;
@@ -224,6 +234,28 @@ export class SamlService {
     return safeLocalPath(state.returnTo);
   }
 
+  /** Stage 2 on the pool or inline; returns the validated data or throws the refusal. */
+  private async validateSignedResponse(connection: Connection, samlResponse: string): Promise<ValidatedResponse> {
+    const job = { connectionId: connection.id, settingsJson: this.validatorSettingsJson(connection), samlResponse };
+    const outcome = this.pool ? await this.pool.validate(job) : await this.inline.validate(job);
+    if (outcome.ok) return outcome.response;
+    if (outcome.unrecognised) {
+      this.options.logger.warn({ connectionId: connection.id, detail: outcome.detail }, 'unrecognised node-saml validation error');
+    }
+    throw refusalOf(outcome);
+  }
+
+  private validatorSettingsJson(connection: Connection): string {
+    const cached = this.validatorSettings.get(connection.id);
+    if (cached && cached.version === connection.version) return cached.json;
+    const json = JSON.stringify(
+      validatorSettingsFor(connection, { baseUrl: this.options.baseUrl, clockSkewMs: this.clockSkewMs, maxAssertionAgeMs: this.maxAssertionAgeMs }),
+    );
+    this.validatorSettings.set(connection.id, { version: connection.version, json });
+    return json;
+  }
+
+  /** node-saml for AuthnRequests (stage 2 builds its own instances from ValidatorSettings, see validation-core.ts). */
   private samlFor(connection: Connection): SAML {
     const cached = this.validators.get(connection.id);
     if (cached && cached.version === connection.version) return cached.saml;
@@ -239,16 +271,10 @@ export class SamlService {
       callbackUrl: spUrls(this.options.baseUrl, connection.slug).acsUrl,
       entryPoint: idp.ssoRedirectUrl ?? undefined,
       issuer: connection.spEntityId,
-      audience: connection.spEntityId,
       idpCert: idp.certs.map((cert) => cert.pem),
-      // node-saml 5.1.0 with wantAssertionsSigned insists on a signature *on the assertion* even when a verified
-      // Response signature covers it, so a response-only-signed IdP could never sign in. When the connection
-      // requires the Response signature, that signature is what protects the assertion; otherwise the assertion
-      // must carry its own (Entra's default). Either way exactly the signed bytes become the profile.
-      wantAssertionsSigned: !settings.wantAuthnResponseSigned,
-      wantAuthnResponseSigned: settings.wantAuthnResponseSigned,
-      acceptedClockSkewMs: this.clockSkewMs,
-      maxAssertionAgeMs: this.maxAssertionAgeMs,
+      // Only AuthnRequests are made with this instance: the validation options live in validation-core.ts. With
+      // a mode other than "never", node-saml saves each request id through the cache provider (its in-flight
+      // entry, removed again when the login state is consumed).
       validateInResponseTo: settings.allowIdpInitiated ? ValidateInResponseTo.ifPresent : ValidateInResponseTo.always,
       requestIdExpirationPeriodMs: this.requestTtlMs,
       cacheProvider: new StoreCacheProvider(this.options.requestCache, connection.id, this.requestTtlMs),
@@ -258,6 +284,15 @@ export class SamlService {
       digestAlgorithm: 'sha256',
       ...(settings.signAuthnRequests ? { privateKey: this.options.spPrivateKeyPem } : {}),
     };
+  }
+}
+
+/** Store failures in the post-checks become CacheProviderErrors: a 500, never mistaken for a refusal. */
+async function fromStore<T>(operation: Promise<T>, message?: string): Promise<T> {
+  try {
+    return await operation;
+  } catch (error) {
+    throw new CacheProviderError(error, message);
   }
 }
 

@@ -1,6 +1,9 @@
 /**
  * Shared set-up for the SAML service suites: a fresh in-memory store, a real SamlService over it and the test IdP.
  * Nothing is mocked.
+ *
+ * The service validates inline (no worker pool) unless GATEHOUSE_TEST_SAML_WORKERS is set to a number of workers:
+ * `GATEHOUSE_TEST_SAML_WORKERS=2 npx jest test/saml` runs every SAML suite through the validation pool.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,6 +11,7 @@ import { silentLogger } from '../../src/common/log';
 import type { Connection } from '../../src/provisioning/types';
 import { SamlRefusal, type RefusalReason } from '../../src/saml/refusal';
 import { SamlService, type SamlServiceOptions } from '../../src/saml/service';
+import { ValidationPool } from '../../src/saml/validation-pool';
 import { openStore } from '../../src/store';
 import type { Store } from '../../src/store/ports';
 import { FIXTURES_DIR, spTargetOf, TestIdp, type ConnectionForOptions, type SpTarget } from '../helpers/test-idp';
@@ -28,6 +32,8 @@ export interface AcsHarness {
 export async function createAcsHarness(options: Partial<SamlServiceOptions> = {}): Promise<AcsHarness> {
   const logger = silentLogger();
   const store = await openStore('sqlite::memory:', { logger });
+  const workers = Number(process.env.GATEHOUSE_TEST_SAML_WORKERS ?? 0);
+  const validationPool = workers > 0 ? new ValidationPool({ size: workers, logger }) : null;
   const saml = new SamlService({
     baseUrl: BASE_URL,
     spPrivateKeyPem: SP_KEY_PEM,
@@ -35,6 +41,7 @@ export async function createAcsHarness(options: Partial<SamlServiceOptions> = {}
     replayCache: store.replayCache,
     requestCache: store.requestCache,
     logger,
+    validationPool,
     ...options,
   });
   const idp = new TestIdp();
@@ -46,7 +53,10 @@ export async function createAcsHarness(options: Partial<SamlServiceOptions> = {}
       const connection = idp.connectionFor({ baseUrl: BASE_URL, ...connectionOptions });
       return { connection, sp: spTargetOf(connection, BASE_URL) };
     },
-    close: () => store.close(),
+    close: async () => {
+      await validationPool?.close();
+      await store.close();
+    },
   };
 }
 
