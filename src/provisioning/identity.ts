@@ -126,6 +126,8 @@ export interface ProvisionResult {
 interface ProvisionOptions {
   channel: Channel;
   now?: Date;
+  /** The reference shown to the person on a refusal page; written into the refusal's log entry so an admin finds it. */
+  reference?: string;
 }
 
 function profileOf(identity: AssertedIdentity, username: string) {
@@ -168,7 +170,7 @@ export async function provisionIdentity(
   const now = options.now ?? new Date();
   const log = new EventBatch({ tenantId: tenant.id, connectionId: connection.id, channel: options.channel, at: now });
   const refuse = async (reason: ProvisioningRefusalReason, username: string | null, details: Record<string, unknown> = {}) => {
-    log.add('login', 'refused', username, reason, details);
+    log.add('login', 'refused', username, reason, options.reference ? { ...details, reference: options.reference } : details);
     await store.events.appendMany(log.events);
     return new ProvisioningRefusal(reason, username);
   };

@@ -75,6 +75,34 @@ export interface ConnectionSettings {
   /** Accept RSA-SHA1 / SHA-1 digests. Off unless an admin opts in for a legacy IdP. */
   allowSha1: boolean;
   jit: JitSettings;
+  /** SCIM provisioning for this connection; absent on connections made before SCIM existed (defaults apply). */
+  scim?: ScimSettings;
+}
+
+/** What a SCIM DELETE does to a user: `soft` disables and detaches it (kept for audit); `hard` removes it. */
+export type ScimDeleteMode = 'soft' | 'hard';
+
+/** A custom SCIM User extension as an admin declared it (validated by src/scim/schemas.ts parseExtensionDeclarations). */
+export interface ScimExtensionDeclaration {
+  id: string;
+  name?: string;
+  description?: string;
+  attributes: { name: string; type: 'string' | 'boolean' | 'integer' | 'dateTime' | 'reference'; multiValued?: boolean; description?: string }[];
+}
+
+export interface ScimSettings {
+  /** Custom User extension schemas served, accepted, stored and returned for this connection. */
+  extensions: ScimExtensionDeclaration[];
+  deleteMode: ScimDeleteMode;
+  /** Where SCIM token expiry alerts are mailed; null = log and flag only. */
+  notificationEmail: string | null;
+}
+
+export const DEFAULT_SCIM_SETTINGS: Readonly<ScimSettings> = Object.freeze({ extensions: [], deleteMode: 'soft', notificationEmail: null });
+
+/** The connection's SCIM settings with defaults for what is not set. */
+export function scimSettingsOf(settings: ConnectionSettings): ScimSettings {
+  return { ...DEFAULT_SCIM_SETTINGS, ...settings.scim };
 }
 
 export interface Connection {

@@ -22,6 +22,7 @@ import type {
   User,
   Channel,
 } from '../provisioning/types';
+import type { GroupQuery, UserQuery } from '../scim/query';
 
 export interface Page<T> {
   items: T[];
@@ -40,6 +41,11 @@ export interface TenantRepository {
   create(input: NewTenant): Promise<Tenant>;
   findById(id: string): Promise<Tenant | null>;
   findBySlug(slug: string): Promise<Tenant | null>;
+  /**
+   * Every tenant that owns this (normalised, see domainOf) email domain, by slug. Normally one; domains are not
+   * unique across tenants, so home realm discovery offers a choice when several own it.
+   */
+  findByDomain(domain: string): Promise<Tenant[]>;
   list(): Promise<Tenant[]>;
   update(id: string, patch: Partial<Pick<Tenant, 'name' | 'domains'>>): Promise<Tenant | null>;
 }
@@ -84,6 +90,11 @@ export interface UserRepository {
   /** ConflictError when a new usernameKey collides with another user of the tenant. Null when absent. */
   update(id: string, patch: UserPatch): Promise<User | null>;
   listByTenant(tenantId: string, page: PageRequest): Promise<Page<User>>;
+  /**
+   * The tenant's users whose usernameKey starts with normaliseKey(text), or whose full or display name contains
+   * the text (case-insensitive), ordered by usernameKey (the admin console's search).
+   */
+  search(tenantId: string, text: string, page: PageRequest): Promise<Page<User>>;
 }
 
 export interface IdentityLinkRepository {
@@ -118,6 +129,8 @@ export interface GroupRepository {
   /** Sets the display name and marks it resolved. Null when absent. */
   rename(id: string, displayName: string): Promise<Group | null>;
   listByTenant(tenantId: string, page: PageRequest): Promise<Page<Group>>;
+  /** The tenant's groups whose display name contains the text (case-insensitive) or whose external id starts with it. */
+  search(tenantId: string, text: string, page: PageRequest): Promise<Page<Group>>;
 }
 
 export interface MembershipRepository {
@@ -140,8 +153,12 @@ export interface EventQuery {
   connectionId?: string;
   channel?: Channel;
   outcome?: EventOutcome;
+  /** Only events about this subject (exact). */
+  subject?: string;
   /** Only events strictly older than this (for paging newest-first). */
   before?: Date;
+  /** Only events strictly newer than this (the console's live tail). */
+  after?: Date;
   limit: number;
 }
 
@@ -179,6 +196,192 @@ export interface RevocableSessionStore extends SessionStoreBase {
   purgeExpired(now?: Date): Promise<number>;
 }
 
+// ---- SCIM -------------------------------------------------------------------------------------------------------
+
+/**
+ * What one connection's SCIM client sees: the resources of its tenant that no other connection's SCIM client owns
+ * (accounts and groups made by JIT are visible, so Entra finds and updates them instead of creating duplicates), and
+ * not those a SCIM DELETE detached (soft delete).
+ */
+export interface ScimScope {
+  tenantId: string;
+  connectionId: string;
+  /**
+   * What a `userName` filter compares with: the account's username key (matchBy upn: the SCIM userName is the
+   * username) or, for accounts this client owns, the key of the userName it sent (matchBy email, where the username
+   * is the email).
+   */
+  userNameKey: 'username' | 'scim';
+}
+
+/** The SCIM side of an account owned by a connection's SCIM client. */
+export interface ScimUserState {
+  externalId: string | null;
+  /** The userName the client sent, and its normaliseKey. */
+  userName: string;
+  userNameKey: string;
+  /** The enterprise extension's employeeNumber (filterable). */
+  employeeNumber: string | null;
+  /** The emails, in order (filterable: `emails.value`, `emails.type`, `emails[...]`). */
+  emails: { value: string | null; type: string | null; primary: boolean }[];
+  /** Every SCIM attribute as last written (JSON-safe; id and meta are not stored). */
+  resource: Record<string, unknown>;
+}
+
+export interface ScimUserRecord {
+  user: User;
+  /** Incremented on every change of the account (the SCIM ETag). */
+  version: number;
+  /** Null when no SCIM client owns the account (a JIT account, or one a soft delete detached). */
+  scim: (ScimUserState & { connectionId: string }) | null;
+  /** True after a soft delete, until a SCIM POST relinks it: hidden from every SCIM scope. */
+  detached: boolean;
+}
+
+/**
+ * Filter semantics: the QueryNode contract of src/scim/query.ts, evaluated on the resource src/provisioning/scim.ts
+ * serves for the record (see scimUserResource): core fields come from the account, `externalId`, extension data and
+ * the emails of an owned account from its SCIM state; an account without SCIM state shows its email as one work
+ * email. Filters run in the database, never in memory.
+ */
+export interface ScimUserRepository {
+  /** The account with this id, in scope. */
+  find(scope: ScimScope, id: string): Promise<ScimUserRecord | null>;
+  /** The account with this id, whatever its owner (the reconciler decides). */
+  load(id: string): Promise<ScimUserRecord | null>;
+  /** The ids among `ids` of accounts in scope (member checks). */
+  existingIds(scope: ScimScope, ids: string[]): Promise<string[]>;
+  /** One page of the accounts in scope that match the filter (all when null), oldest first, and the total. */
+  query(scope: ScimScope, filter: UserQuery | null, page: PageRequest): Promise<Page<ScimUserRecord>>;
+  /** Creates an account owned by the connection's SCIM client. ConflictError when (tenant, usernameKey) is taken. */
+  create(connectionId: string, input: NewUser, state: ScimUserState): Promise<ScimUserRecord>;
+  /**
+   * Writes account fields and SCIM state and makes the connection the owner (adopting an unowned account, relinking
+   * a detached one), only while the account is at `expectedVersion` and unowned or owned by this connection.
+   * Null when that precondition failed (changed meanwhile, taken by another client, or gone). ConflictError when a
+   * new usernameKey is taken.
+   */
+  save(connectionId: string, userId: string, patch: UserPatch, state: ScimUserState, expectedVersion: number): Promise<ScimUserRecord | null>;
+  /** Soft delete: disables the account, drops its SCIM state and its `scim:<connection>` memberships, hides it. */
+  detach(connectionId: string, userId: string, expectedVersion: number): Promise<boolean>;
+  /** Hard delete: removes the account with its memberships and identity links. */
+  remove(connectionId: string, userId: string, expectedVersion: number): Promise<boolean>;
+}
+
+export interface ScimGroupRecord {
+  group: Group;
+  version: number;
+  /** Null when no SCIM client owns the group (a JIT group). externalId is what the client sent (null: none). */
+  scim: { connectionId: string; externalId: string | null } | null;
+  detached: boolean;
+}
+
+/** A group's SCIM members are the memberships with source `scim:<connectionId>`. */
+export interface ScimGroupRepository {
+  find(scope: ScimScope, id: string): Promise<ScimGroupRecord | null>;
+  load(id: string): Promise<ScimGroupRecord | null>;
+  query(scope: ScimScope, filter: GroupQuery | null, page: PageRequest): Promise<Page<ScimGroupRecord>>;
+  /** Member user ids of each group from `source`, oldest membership first (groups without members are absent). */
+  members(groupIds: string[], source: string): Promise<Map<string, string[]>>;
+  /**
+   * Creates a group owned by the connection with these members (source `scim:<connectionId>`), as one write. With no
+   * externalId the group gets an internal one. ConflictError when the tenant already has the externalId.
+   */
+  create(connectionId: string, tenantId: string, input: { displayName: string; externalId: string | null }, members: string[]): Promise<ScimGroupRecord>;
+  /**
+   * Sets name and externalId, adds and removes members, makes the connection the owner; as one write, only while the
+   * group is at `expectedVersion` and unowned or owned by this connection. Null when that failed.
+   */
+  save(
+    connectionId: string,
+    groupId: string,
+    change: { displayName: string; externalId: string | null; add: string[]; remove: string[] },
+    expectedVersion: number,
+  ): Promise<ScimGroupRecord | null>;
+  /** Soft delete: drops ownership and the `scim:<connection>` memberships, hides the group (kept for audit). */
+  detach(connectionId: string, groupId: string, expectedVersion: number): Promise<boolean>;
+  /** Hard delete: removes the group and every membership in it. */
+  remove(connectionId: string, groupId: string, expectedVersion: number): Promise<boolean>;
+}
+
+/** `token`: a long-lived secret an admin created (shown once); `access`: a 1-hour OAuth client-credentials token. */
+export type ScimTokenKind = 'token' | 'access';
+
+export interface ScimToken {
+  id: string;
+  connectionId: string;
+  tenantId: string;
+  kind: ScimTokenKind;
+  /** The first characters of the token, to recognise it in lists. Never enough to use it. */
+  prefix: string;
+  /** For access tokens: the OAuth client that obtained it. */
+  clientId: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+  /** Expiry alert thresholds (days) already sent for the current expiry. */
+  alertsSent: number[];
+}
+
+export interface NewScimToken {
+  connectionId: string;
+  tenantId: string;
+  kind: ScimTokenKind;
+  /** hashToken(token): the only form stored. */
+  hash: string;
+  prefix: string;
+  clientId: string | null;
+  expiresAt: Date;
+}
+
+export interface ScimTokenRepository {
+  create(input: NewScimToken): Promise<ScimToken>;
+  /** The token stored under this hash, with the hash (the caller compares it with secretsEqual). */
+  findByHash(hash: string): Promise<(ScimToken & { hash: string }) | null>;
+  findById(id: string): Promise<ScimToken | null>;
+  /** The connection's long-lived tokens (kind 'token'), newest first, revoked and expired ones included. */
+  listByConnection(connectionId: string): Promise<ScimToken[]>;
+  /** Records a use (the caller throttles). */
+  touch(id: string, at: Date): Promise<void>;
+  /** Sets a new expiry and forgets the alerts sent for the old one. Null when absent. */
+  extend(id: string, expiresAt: Date): Promise<ScimToken | null>;
+  /** Revokes (idempotent: a second revoke keeps the first time). Null when absent. */
+  revoke(id: string, at: Date): Promise<ScimToken | null>;
+  /** Revokes every unexpired access token an OAuth client obtained. */
+  revokeByClient(clientId: string, at: Date): Promise<number>;
+  /** Unrevoked long-lived tokens that expire after `now` and before `before` (expiry alerts). */
+  listExpiring(now: Date, before: Date): Promise<ScimToken[]>;
+  /** Atomically records that the alert for `threshold` days was sent; false when it already was (send nothing). */
+  claimAlert(id: string, threshold: number): Promise<boolean>;
+  /** Undoes claimAlert (the mail could not be sent; the next check retries). */
+  releaseAlert(id: string, threshold: number): Promise<void>;
+  /** Deletes access tokens that expired before `cutoff`. */
+  deleteExpiredAccess(cutoff: Date): Promise<number>;
+}
+
+/** An OAuth 2.0 client-credentials client of a connection's SCIM endpoint. */
+export interface ScimClient {
+  id: string;
+  connectionId: string;
+  tenantId: string;
+  /** Public identifier (client_id). */
+  clientId: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface ScimClientRepository {
+  /** ConflictError when the clientId exists. */
+  create(input: { connectionId: string; tenantId: string; clientId: string; secretHash: string }): Promise<ScimClient>;
+  findByClientId(clientId: string): Promise<(ScimClient & { secretHash: string }) | null>;
+  findById(id: string): Promise<ScimClient | null>;
+  listByConnection(connectionId: string): Promise<ScimClient[]>;
+  touch(id: string, at: Date): Promise<void>;
+  revoke(id: string, at: Date): Promise<ScimClient | null>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'mongo';
   tenants: TenantRepository;
@@ -190,6 +393,10 @@ export interface Store {
   events: EventRepository;
   replayCache: OnceCache;
   requestCache: ExpiringMap;
+  scimUsers: ScimUserRepository;
+  scimGroups: ScimGroupRepository;
+  scimTokens: ScimTokenRepository;
+  scimClients: ScimClientRepository;
   /** An express-session store backed by this database (own SQLite store, connect-mongo for MongoDB). */
   createSessionStore(options: { ttlSeconds: number }): RevocableSessionStore;
   /** Throws when the database cannot be reached (used by /readyz). */

@@ -192,6 +192,20 @@ export function runStoreContract(name: string, open: OpenStore): void {
 
         expect(await store.tenants.update(randomUUID(), { name: 'Ghost' })).toBeNull();
       });
+
+      it('finds the tenants owning a domain (several when they share it), by slug; none for an unknown domain', async () => {
+        const domain = `${unique('hrd')}.example`;
+        const b = await store.tenants.create({ slug: unique('zz-owner'), name: 'B', domains: ['other.example', domain] });
+        const a = await store.tenants.create({ slug: unique('aa-owner'), name: 'A', domains: [domain] });
+        await makeTenant([`sub.${domain}`]);
+        expect((await store.tenants.findByDomain(domain)).map((t) => t.id)).toEqual([a.id, b.id]);
+        expect(await store.tenants.findByDomain(`sub.${domain}`)).toHaveLength(1);
+        expect(await store.tenants.findByDomain(unique('nobody'))).toEqual([]);
+        // The owned list is matched exactly: a domain's suffix or prefix is a different domain.
+        expect(await store.tenants.findByDomain(domain.slice(1))).toEqual([]);
+        await store.tenants.update(a.id, { domains: [] });
+        expect((await store.tenants.findByDomain(domain)).map((t) => t.id)).toEqual([b.id]);
+      });
     });
 
     describe('connections', () => {

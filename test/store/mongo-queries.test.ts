@@ -126,8 +126,12 @@ describe('mongo queries: tenants, connections, users', () => {
     expect(doc.lastLoginAt).toBeNull();
     expect(toUser(doc)).toMatchObject({ id: 'u-1', usernameKey: 'ada@contoso.com', email: null, lastLoginAt: null, active: true });
     expect(userUpdate({ email: null, active: false, username: undefined, lastLoginAt: NOW }, LATER)).toEqual({
-      $set: { email: null, active: false, lastLoginAt: NOW, updatedAt: LATER },
+      $set: { email: null, emailFold: null, active: false, lastLoginAt: NOW, updatedAt: LATER },
+      $inc: { version: 1 },
     });
+    // Folded copies follow the fields SCIM filters compare case-insensitively (Unicode lower-casing, not ASCII).
+    expect(userUpdate({ displayName: 'ÄDA' }, LATER).$set).toMatchObject({ displayName: 'ÄDA', displayNameFold: 'äda' });
+    expect(doc).toMatchObject({ version: 1, givenNameFold: 'ada', familyNameFold: null, displayNameFold: null });
     expect(usersByTenantQuery('t', { offset: 40, limit: 20 })).toEqual({
       filter: { tenantId: 't' },
       sort: { createdAt: 1, _id: 1 },
@@ -155,7 +159,10 @@ describe('mongo queries: links, groups, memberships', () => {
   });
 
   it('rename marks the name resolved', () => {
-    expect(groupRename('Finance', LATER)).toEqual({ $set: { displayName: 'Finance', nameResolved: true, updatedAt: LATER } });
+    expect(groupRename('Finance', LATER)).toEqual({
+      $set: { displayName: 'Finance', displayNameFold: 'finance', nameResolved: true, updatedAt: LATER },
+      $inc: { version: 1 },
+    });
   });
 
   it('findByIds queries each id once; group pages are ordered by creation', () => {

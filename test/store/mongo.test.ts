@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { openMongoStore } from '../../src/store/mongo';
 import { runStoreContract } from './contract';
 import { runMatchingContract } from './matching-contract';
+import { runScimContract } from './scim-contract';
 
 const mongoUri = process.env.MONGODB_URI?.trim();
 
@@ -15,6 +16,7 @@ if (mongoUri) {
 
   runStoreContract(`mongo (${dbName})`, () => openMongoStore(mongoUri, { dbName }));
   runMatchingContract(`mongo (${dbName})`, () => openMongoStore(mongoUri, { dbName }));
+  runScimContract(`mongo (${dbName})`, () => openMongoStore(mongoUri, { dbName }));
 
   afterAll(async () => {
     const store = await openMongoStore(mongoUri, { dbName });

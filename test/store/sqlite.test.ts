@@ -9,9 +9,11 @@ import { SqliteSessionStore, SqliteStore } from '../../src/store/sqlite';
 import { applyMigrations, listAppliedMigrations, MIGRATIONS } from '../../src/store/sqlite/migrations';
 import { runStoreContract, sampleIdp, sampleSettings } from './contract';
 import { runMatchingContract } from './matching-contract';
+import { runScimContract } from './scim-contract';
 
 runStoreContract('sqlite (:memory:)', () => openStore('sqlite::memory:'));
 runMatchingContract('sqlite (:memory:)', () => openStore('sqlite::memory:'));
+runScimContract('sqlite (:memory:)', () => openStore('sqlite::memory:'));
 
 describe('sqlite adapter', () => {
   let dir: string;
@@ -181,6 +183,34 @@ describe('sqlite adapter', () => {
       expect(await store.purgeExpired()).toEqual({ replay: 1, requests: 1, sessions: 1 });
       await store.close();
       expect(await store.purgeExpired()).toEqual({ replay: 0, requests: 0, sessions: 0 });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('sqlite query plans', () => {
+  it('every per-user membership statement seeks by the primary key, never scans a whole source', async () => {
+    const db = new Database(':memory:');
+    applyMigrations(db);
+    const statements: string[] = [];
+    const prepare = db.prepare.bind(db);
+    (db as unknown as { prepare: (sql: string) => unknown }).prepare = (sql: string) => {
+      statements.push(sql);
+      return prepare(sql);
+    };
+    const store = new SqliteStore(db, { housekeepingIntervalMs: 0 });
+    try {
+      const perUser = statements.filter((sql) => /FROM memberships\b/.test(sql) && /\buser_id = \?/.test(sql) && !/@/.test(sql));
+      expect(perUser.length).toBeGreaterThanOrEqual(3);
+      for (const sql of perUser) {
+        const params = Array.from(sql.matchAll(/\?/g), () => 'x');
+        const plan = prepare(`EXPLAIN QUERY PLAN ${sql}`)
+          .all(...params)
+          .map((row) => (row as { detail: string }).detail)
+          .join('; ');
+        expect({ sql, plan }).toEqual({ sql, plan: expect.stringMatching(/USING (COVERING INDEX sqlite_autoindex|PRIMARY KEY)[^;]*user_id=\?/) });
+      }
     } finally {
       await store.close();
     }

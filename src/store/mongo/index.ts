@@ -13,12 +13,17 @@ import type {
   IdentityLinkRepository,
   MembershipRepository,
   OnceCache,
+  ScimClientRepository,
+  ScimGroupRepository,
+  ScimTokenRepository,
+  ScimUserRepository,
   Store,
   TenantRepository,
   UserRepository,
 } from '../ports';
 import { bindModels, ensureIndexes, type MongoModels } from './models';
 import { createMongoRepositories } from './repositories';
+import { createMongoScimRepositories } from './scim';
 import { ensureSessionIndexes, MongoSessionStore } from './session-store';
 
 export { MongoSessionStore } from './session-store';
@@ -42,6 +47,10 @@ export class MongoStore implements Store {
   readonly events: EventRepository;
   readonly replayCache: OnceCache;
   readonly requestCache: ExpiringMap;
+  readonly scimUsers: ScimUserRepository;
+  readonly scimGroups: ScimGroupRepository;
+  readonly scimTokens: ScimTokenRepository;
+  readonly scimClients: ScimClientRepository;
   private closed = false;
 
   constructor(
@@ -60,6 +69,11 @@ export class MongoStore implements Store {
     this.events = repositories.events;
     this.replayCache = repositories.replayCache;
     this.requestCache = repositories.requestCache;
+    const scim = createMongoScimRepositories(models);
+    this.scimUsers = scim.scimUsers;
+    this.scimGroups = scim.scimGroups;
+    this.scimTokens = scim.scimTokens;
+    this.scimClients = scim.scimClients;
   }
 
   /** The database this store works in. */

@@ -14,6 +14,7 @@ import type {
   TenantDoc,
   UserDoc,
 } from './queries';
+import type { ScimClientDoc, ScimTokenDoc } from './scim-queries';
 
 /** Options every schema shares: timestamps and versions are managed by the repositories, empty objects kept. */
 const COMMON = { versionKey: false, minimize: false, timestamps: false, strict: true } as const;
@@ -30,6 +31,8 @@ const tenantSchema = new Schema<TenantDoc>(
   },
   COMMON,
 );
+// Home realm discovery looks tenants up by owned domain (a multikey index over the array).
+tenantSchema.index({ domains: 1 });
 
 const connectionSchema = new Schema<ConnectionDoc>(
   {
@@ -63,9 +66,27 @@ const userSchema = new Schema<UserDoc>(
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
     lastLoginAt: { type: Date, default: null },
+    version: { type: Number, default: 1 },
+    displayNameFold: nullableString,
+    givenNameFold: nullableString,
+    familyNameFold: nullableString,
+    emailFold: nullableString,
+    scimConnectionId: nullableString,
+    scimExternalId: nullableString,
+    scimUserNameKey: nullableString,
+    scimEmployeeNumberFold: nullableString,
+    scimEmails: { type: [{ _id: false, valueFold: nullableString, typeFold: nullableString, primary: Boolean }], default: undefined },
+    scimResource: { type: Schema.Types.Mixed, default: null },
+    scimDeletedAt: { type: Date, default: null },
   },
   COMMON,
 );
+// SCIM filters (./scim-queries): the common lookups are indexed like the SQLite columns.
+userSchema.index({ tenantId: 1, displayNameFold: 1 });
+userSchema.index({ tenantId: 1, scimExternalId: 1 });
+userSchema.index({ tenantId: 1, scimUserNameKey: 1 });
+userSchema.index({ tenantId: 1, emailFold: 1 });
+userSchema.index({ 'scimEmails.valueFold': 1 });
 // usernameKey is already normalised (NFC + full case folding) by the caller, so the index compares it binary:
 // the explicit 'simple' collation keeps a collection-level default collation from changing what "equal" means.
 userSchema.index({ tenantId: 1, usernameKey: 1 }, { unique: true, collation: { locale: 'simple' } });
@@ -91,9 +112,15 @@ const groupSchema = new Schema<GroupDoc>(
     nameResolved: { type: Boolean, required: true },
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
+    version: { type: Number, default: 1 },
+    displayNameFold: nullableString,
+    scimConnectionId: nullableString,
+    scimExternalId: nullableString,
+    scimDeletedAt: { type: Date, default: null },
   },
   COMMON,
 );
+groupSchema.index({ tenantId: 1, displayNameFold: 1 });
 groupSchema.index({ tenantId: 1, externalId: 1 }, { unique: true });
 groupSchema.index({ tenantId: 1, createdAt: 1, _id: 1 });
 
@@ -107,6 +134,41 @@ const membershipSchema = new Schema<MembershipDoc>(
   COMMON,
 );
 membershipSchema.index({ userId: 1, groupId: 1, source: 1 }, { unique: true });
+membershipSchema.index({ source: 1, groupId: 1 });
+
+const scimTokenSchema = new Schema<ScimTokenDoc>(
+  {
+    _id: { type: String, required: true },
+    connectionId: { type: String, required: true },
+    tenantId: { type: String, required: true },
+    kind: { type: String, required: true },
+    hash: { type: String, required: true, unique: true },
+    prefix: { type: String, required: true },
+    clientId: nullableString,
+    createdAt: { type: Date, required: true },
+    expiresAt: { type: Date, required: true },
+    lastUsedAt: { type: Date, default: null },
+    revokedAt: { type: Date, default: null },
+    alertsSent: { type: [Number], default: [] },
+  },
+  COMMON,
+);
+scimTokenSchema.index({ connectionId: 1, kind: 1, createdAt: -1 });
+scimTokenSchema.index({ kind: 1, expiresAt: 1 });
+
+const scimClientSchema = new Schema<ScimClientDoc>(
+  {
+    _id: { type: String, required: true },
+    connectionId: { type: String, required: true, index: true },
+    tenantId: { type: String, required: true },
+    clientId: { type: String, required: true, unique: true },
+    secretHash: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+    lastUsedAt: { type: Date, default: null },
+    revokedAt: { type: Date, default: null },
+  },
+  COMMON,
+);
 
 const eventSchema = new Schema<EventDoc>(
   {
@@ -159,6 +221,8 @@ export interface MongoModels {
   events: Model<EventDoc>;
   replayCache: Model<ReplayDoc>;
   requestCache: Model<RequestDoc>;
+  scimTokens: Model<ScimTokenDoc>;
+  scimClients: Model<ScimClientDoc>;
 }
 
 /** Collection names, fixed so they do not depend on mongoose's pluralisation rules. */
@@ -173,6 +237,8 @@ export const COLLECTIONS = {
   replayCache: 'replay_cache',
   requestCache: 'request_cache',
   sessions: 'sessions',
+  scimTokens: 'scim_tokens',
+  scimClients: 'scim_clients',
 } as const;
 
 export function bindModels(connection: Connection): MongoModels {
@@ -186,6 +252,8 @@ export function bindModels(connection: Connection): MongoModels {
     events: connection.model<EventDoc>('Event', eventSchema, COLLECTIONS.events),
     replayCache: connection.model<ReplayDoc>('ReplayEntry', replaySchema, COLLECTIONS.replayCache),
     requestCache: connection.model<RequestDoc>('RequestEntry', requestSchema, COLLECTIONS.requestCache),
+    scimTokens: connection.model<ScimTokenDoc>('ScimToken', scimTokenSchema, COLLECTIONS.scimTokens),
+    scimClients: connection.model<ScimClientDoc>('ScimClient', scimClientSchema, COLLECTIONS.scimClients),
   };
 }
 

@@ -18,6 +18,7 @@ import type {
   Tenant,
   User,
 } from '../../provisioning/types';
+import { normaliseKey } from '../../provisioning/normalise';
 import { reviveIdpDescriptor } from '../json';
 import type { ConnectionPatch, EventQuery, NewConnection, NewEvent, NewTenant, NewUser, PageRequest, UserPatch } from '../ports';
 
@@ -60,6 +61,21 @@ export interface UserDoc {
   createdAt: Date;
   updatedAt: Date;
   lastLoginAt: Date | null;
+  /** Incremented on every change (the SCIM ETag). Absent on documents written before SCIM: read as 1. */
+  version?: number;
+  /** Case-folded copies that SCIM filters compare with (see ./scim-queries). */
+  displayNameFold?: string | null;
+  givenNameFold?: string | null;
+  familyNameFold?: string | null;
+  emailFold?: string | null;
+  /** SCIM ownership and state (absent/null: no SCIM client owns the account). */
+  scimConnectionId?: string | null;
+  scimExternalId?: string | null;
+  scimUserNameKey?: string | null;
+  scimEmployeeNumberFold?: string | null;
+  scimEmails?: { valueFold: string | null; typeFold: string | null; primary: boolean }[];
+  scimResource?: Record<string, unknown> | null;
+  scimDeletedAt?: Date | null;
 }
 
 export interface IdentityLinkDoc {
@@ -77,6 +93,11 @@ export interface GroupDoc {
   nameResolved: boolean;
   createdAt: Date;
   updatedAt: Date;
+  version?: number;
+  displayNameFold?: string | null;
+  scimConnectionId?: string | null;
+  scimExternalId?: string | null;
+  scimDeletedAt?: Date | null;
 }
 
 export interface MembershipDoc {
@@ -150,6 +171,11 @@ export function definedOnly<T extends object>(patch: T): Partial<T> {
     if (patch[key] !== undefined) result[key] = patch[key];
   }
   return result;
+}
+
+/** The case folding SCIM filters use for caseExact=false attributes: JavaScript's toLowerCase (as the reference evaluator). */
+export function fold(value: string | null | undefined): string | null {
+  return typeof value === 'string' ? value.toLowerCase() : null;
 }
 
 export function pageWindow(page: PageRequest): { skip: number; limit: number } {
@@ -246,6 +272,11 @@ export function newUserDoc(input: NewUser, id: string, now: Date): UserDoc {
     createdAt: now,
     updatedAt: now,
     lastLoginAt: input.lastLoginAt ?? null,
+    version: 1,
+    displayNameFold: fold(input.displayName),
+    givenNameFold: fold(input.givenName),
+    familyNameFold: fold(input.familyName),
+    emailFold: fold(input.email),
   };
 }
 
@@ -267,9 +298,21 @@ export function userUpdate(patch: UserPatch, now: Date): UpdateQuery<UserDoc> {
         active: patch.active,
         lastLoginAt: patch.lastLoginAt,
       }),
+      ...userFoldsOf(patch),
       updatedAt: now,
     },
+    $inc: { version: 1 },
   };
+}
+
+/** The folded copies of the patched fields that SCIM filters compare case-insensitively. */
+export function userFoldsOf(patch: Pick<UserPatch, 'displayName' | 'givenName' | 'familyName' | 'email'>): Partial<UserDoc> {
+  const folds: Partial<UserDoc> = {};
+  if (patch.displayName !== undefined) folds.displayNameFold = fold(patch.displayName);
+  if (patch.givenName !== undefined) folds.givenNameFold = fold(patch.givenName);
+  if (patch.familyName !== undefined) folds.familyNameFold = fold(patch.familyName);
+  if (patch.email !== undefined) folds.emailFold = fold(patch.email);
+  return folds;
 }
 
 /** Stable order for paging (SCIM startIndex, admin lists): creation time, then id. */
@@ -326,9 +369,11 @@ export function groupEnsureUpsert(
         tenantId,
         externalId,
         displayName: init.displayName,
+        displayNameFold: fold(init.displayName),
         nameResolved: init.nameResolved,
         createdAt: now,
         updatedAt: now,
+        version: 1,
       },
     },
   };
@@ -339,12 +384,40 @@ export function groupsByExternalIdsFilter(tenantId: string, externalIds: string[
 }
 
 export function groupRename(displayName: string, now: Date): UpdateQuery<GroupDoc> {
-  return { $set: { displayName, nameResolved: true, updatedAt: now } };
+  return { $set: { displayName, displayNameFold: fold(displayName), nameResolved: true, updatedAt: now }, $inc: { version: 1 } };
 }
 
 export function groupsByIdsQuery(ids: string[]): ListQuery<GroupDoc> {
   const unique = [...new Set(ids)];
   return { filter: { _id: { $in: unique } }, sort: { displayName: 1, _id: 1 }, skip: 0, limit: unique.length };
+}
+
+/** Escapes a text for use inside a RegExp, so searched text matches literally. */
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&');
+}
+
+/** UserRepository.search: username key prefix, or full/display name containing the text (case-insensitive). */
+export function userSearchQuery(tenantId: string, text: string, page: PageRequest): ListQuery<UserDoc> {
+  const contains = new RegExp(escapeRegExp(text.trim()), 'iu');
+  return {
+    filter: {
+      tenantId,
+      $or: [{ usernameKey: { $regex: `^${escapeRegExp(normaliseKey(text))}` } }, { fullName: { $regex: contains } }, { displayName: { $regex: contains } }],
+    },
+    sort: { usernameKey: 1, _id: 1 },
+    ...pageWindow(page),
+  };
+}
+
+/** GroupRepository.search: display name containing the text, or external id starting with it (case-insensitive). */
+export function groupSearchQuery(tenantId: string, text: string, page: PageRequest): ListQuery<GroupDoc> {
+  const escaped = escapeRegExp(text.trim());
+  return {
+    filter: { tenantId, $or: [{ displayName: { $regex: new RegExp(escaped, 'iu') } }, { externalId: { $regex: new RegExp(`^${escaped}`, 'iu') } }] },
+    sort: { createdAt: 1, _id: 1 },
+    ...pageWindow(page),
+  };
 }
 
 export function groupsByTenantQuery(tenantId: string, page: PageRequest): ListQuery<GroupDoc> {
@@ -421,7 +494,10 @@ export function eventListQuery(query: EventQuery): ListQuery<EventDoc> {
   if (query.connectionId !== undefined) filter.connectionId = query.connectionId;
   if (query.channel !== undefined) filter.channel = query.channel;
   if (query.outcome !== undefined) filter.outcome = query.outcome;
-  if (query.before !== undefined) filter.at = { $lt: query.before };
+  if (query.subject !== undefined) filter.subject = query.subject;
+  if (query.before !== undefined || query.after !== undefined) {
+    filter.at = { ...(query.before !== undefined ? { $lt: query.before } : {}), ...(query.after !== undefined ? { $gt: query.after } : {}) };
+  }
   return { filter, sort: { at: -1, seq: -1 }, skip: 0, limit: Math.max(0, Math.trunc(query.limit)) };
 }
 

@@ -61,6 +61,8 @@ import {
   userKeyFilter,
   userUpdate,
   usersByTenantQuery,
+  userSearchQuery,
+  groupSearchQuery,
   type ConnectionDoc,
   type EventDoc,
   type GroupDoc,
@@ -118,6 +120,10 @@ export class MongoTenantRepository implements TenantRepository {
     return doc ? toTenant(doc) : null;
   }
 
+  async findByDomain(domain: string): Promise<Tenant[]> {
+    return (await this.model.find({ domains: domain }).sort({ slug: 1 }).lean<TenantDoc[]>().exec()).map(toTenant);
+  }
+
   async list(): Promise<Tenant[]> {
     return (await this.model.find({}).sort({ slug: 1 }).lean<TenantDoc[]>().exec()).map(toTenant);
   }
@@ -135,6 +141,8 @@ export class MongoConnectionRepository implements ConnectionRepository {
   constructor(
     private readonly model: Model<ConnectionDoc>,
     private readonly identityLinks: Model<IdentityLinkDoc>,
+    /** What SQLite's foreign keys do on delete for the SCIM data (tokens go, ownership is released). */
+    private readonly onDelete: (connectionId: string) => Promise<void> = async () => {},
   ) {}
 
   async create(input: NewConnection): Promise<Connection> {
@@ -171,6 +179,7 @@ export class MongoConnectionRepository implements ConnectionRepository {
     // No cascade in MongoDB: remove the links here. Runs even when the connection was already gone, so a delete
     // interrupted between the two steps is completed by retrying it.
     await this.identityLinks.deleteMany({ connectionId: id }).exec();
+    await this.onDelete(id);
     return deletedCount > 0;
   }
 }
@@ -205,6 +214,12 @@ export class MongoUserRepository implements UserRepository {
 
   async listByTenant(tenantId: string, page: PageRequest): Promise<Page<User>> {
     const query = usersByTenantQuery(tenantId, page);
+    const [docs, total] = await Promise.all([findList(this.model, query), this.model.countDocuments(query.filter).exec()]);
+    return { items: docs.map(toUser), total };
+  }
+
+  async search(tenantId: string, text: string, page: PageRequest): Promise<Page<User>> {
+    const query = userSearchQuery(tenantId, text, page);
     const [docs, total] = await Promise.all([findList(this.model, query), this.model.countDocuments(query.filter).exec()]);
     return { items: docs.map(toUser), total };
   }
@@ -296,6 +311,12 @@ export class MongoGroupRepository implements GroupRepository {
 
   async listByTenant(tenantId: string, page: PageRequest): Promise<Page<Group>> {
     const query = groupsByTenantQuery(tenantId, page);
+    const [docs, total] = await Promise.all([findList(this.model, query), this.model.countDocuments(query.filter).exec()]);
+    return { items: docs.map(toGroup), total };
+  }
+
+  async search(tenantId: string, text: string, page: PageRequest): Promise<Page<Group>> {
+    const query = groupSearchQuery(tenantId, text, page);
     const [docs, total] = await Promise.all([findList(this.model, query), this.model.countDocuments(query.filter).exec()]);
     return { items: docs.map(toGroup), total };
   }
@@ -432,7 +453,12 @@ export class MongoExpiringMap implements ExpiringMap {
 export function createMongoRepositories(models: MongoModels) {
   return {
     tenants: new MongoTenantRepository(models.tenants),
-    connections: new MongoConnectionRepository(models.connections, models.identityLinks),
+    connections: new MongoConnectionRepository(models.connections, models.identityLinks, async (connectionId) => {
+      await models.scimTokens.deleteMany({ connectionId }).exec();
+      await models.scimClients.deleteMany({ connectionId }).exec();
+      await models.users.updateMany({ scimConnectionId: connectionId }, { $set: { scimConnectionId: null } }).exec();
+      await models.groups.updateMany({ scimConnectionId: connectionId }, { $set: { scimConnectionId: null } }).exec();
+    }),
     users: new MongoUserRepository(models.users),
     identityLinks: new MongoIdentityLinkRepository(models.identityLinks),
     groups: new MongoGroupRepository(models.groups),

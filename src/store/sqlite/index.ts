@@ -9,12 +9,17 @@ import type {
   IdentityLinkRepository,
   MembershipRepository,
   OnceCache,
+  ScimClientRepository,
+  ScimGroupRepository,
+  ScimTokenRepository,
+  ScimUserRepository,
   Store,
   TenantRepository,
   UserRepository,
 } from '../ports';
 import { SqliteExpiringMap, SqliteOnceCache } from './caches';
 import { openSqliteDatabase, type SqliteLocation } from './database';
+import { WalCheckpointer } from './checkpointer';
 import { applyMigrations } from './migrations';
 import {
   SqliteConnectionRepository,
@@ -25,6 +30,7 @@ import {
   SqliteTenantRepository,
   SqliteUserRepository,
 } from './repositories';
+import { SqliteScimClientRepository, SqliteScimGroupRepository, SqliteScimTokenRepository, SqliteScimUserRepository } from './scim';
 import { SqliteSessionStore } from './session-store';
 
 export { SqliteSessionStore } from './session-store';
@@ -34,7 +40,14 @@ export interface SqliteStoreOptions {
   logger?: Logger;
   /** How often expired replay/request-cache entries and sessions are deleted. 0 disables. Default one minute. */
   housekeepingIntervalMs?: number;
+  /**
+   * File databases: how often a background worker checkpoints the WAL (keeping fsyncs off the request path).
+   * 0 leaves checkpoints to SQLite's automatic ones. Default one second.
+   */
+  checkpointIntervalMs?: number;
 }
+
+const DEFAULT_CHECKPOINT_MS = 1000;
 
 const DEFAULT_HOUSEKEEPING_MS = 60_000;
 
@@ -49,11 +62,17 @@ export class SqliteStore implements Store {
   readonly events: EventRepository;
   readonly replayCache: OnceCache;
   readonly requestCache: ExpiringMap;
+  readonly scimUsers: ScimUserRepository;
+  readonly scimGroups: ScimGroupRepository;
+  readonly scimTokens: ScimTokenRepository;
+  readonly scimClients: ScimClientRepository;
 
   private readonly pingStatement: Database.Statement<[]>;
   private readonly purgeSessionsStatement: Database.Statement<[number]>;
   private housekeeping: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Set by openSqliteStore for file databases. */
+  checkpointer: WalCheckpointer | null = null;
 
   constructor(
     /** The underlying connection, for sqlite-only tooling and tests. */
@@ -69,6 +88,10 @@ export class SqliteStore implements Store {
     this.events = new SqliteEventRepository(db);
     this.replayCache = new SqliteOnceCache(db);
     this.requestCache = new SqliteExpiringMap(db);
+    this.scimUsers = new SqliteScimUserRepository(db);
+    this.scimGroups = new SqliteScimGroupRepository(db);
+    this.scimTokens = new SqliteScimTokenRepository(db);
+    this.scimClients = new SqliteScimClientRepository(db);
     this.pingStatement = db.prepare('SELECT 1');
     this.purgeSessionsStatement = db.prepare('DELETE FROM sessions WHERE expires_at <= ?');
 
@@ -109,6 +132,7 @@ export class SqliteStore implements Store {
     this.closed = true;
     if (this.housekeeping) clearInterval(this.housekeeping);
     this.db.close();
+    await this.checkpointer?.close();
   }
 }
 
@@ -123,7 +147,10 @@ export function openSqliteStore(location: SqliteLocation, options: SqliteStoreOp
         'sqlite schema migrated',
       );
     }
-    return new SqliteStore(db, options);
+    const store = new SqliteStore(db, options);
+    const interval = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_MS;
+    if (location.kind === 'file' && interval > 0) store.checkpointer = new WalCheckpointer(db, location.path, interval);
+    return store;
   } catch (error) {
     db.close();
     throw error;

@@ -133,7 +133,85 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_expires ON sessions (expires_at);
     `,
   },
+  {
+    version: 2,
+    name: 'scim: versions, case-folded filter columns, SCIM ownership, emails, tokens and OAuth clients',
+    // gh_fold (registered by applyMigrations) is the Unicode lower-casing SCIM filters compare with; SQLite's
+    // lower() folds ASCII only. The repositories fill the *_fold columns in code on every write.
+    sql: `
+      ALTER TABLE users ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE users ADD COLUMN display_name_fold TEXT;
+      ALTER TABLE users ADD COLUMN given_name_fold TEXT;
+      ALTER TABLE users ADD COLUMN family_name_fold TEXT;
+      ALTER TABLE users ADD COLUMN email_fold TEXT;
+      -- The connection whose SCIM client owns the account (NULL: none, e.g. a JIT account).
+      ALTER TABLE users ADD COLUMN scim_connection_id TEXT REFERENCES connections(id) ON DELETE SET NULL;
+      ALTER TABLE users ADD COLUMN scim_external_id TEXT;
+      ALTER TABLE users ADD COLUMN scim_user_name_key TEXT;
+      ALTER TABLE users ADD COLUMN scim_employee_number_fold TEXT;
+      ALTER TABLE users ADD COLUMN scim_resource TEXT;
+      -- Set by a SCIM soft delete (the account is hidden from SCIM until a POST relinks it).
+      ALTER TABLE users ADD COLUMN scim_deleted_at INTEGER;
+      UPDATE users SET display_name_fold = gh_fold(display_name), given_name_fold = gh_fold(given_name),
+                       family_name_fold = gh_fold(family_name), email_fold = gh_fold(email);
+      CREATE INDEX users_tenant_scim_external_id ON users (tenant_id, scim_external_id);
+
+      CREATE TABLE scim_user_emails (
+        user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        value_fold  TEXT,
+        type_fold   TEXT,
+        is_primary  INTEGER NOT NULL,
+        PRIMARY KEY (user_id, position)
+      ) WITHOUT ROWID;
+      CREATE INDEX scim_user_emails_value ON scim_user_emails (value_fold);
+
+      ALTER TABLE groups ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE groups ADD COLUMN display_name_fold TEXT;
+      ALTER TABLE groups ADD COLUMN scim_connection_id TEXT REFERENCES connections(id) ON DELETE SET NULL;
+      -- What the SCIM client sent as externalId (NULL: none; external_id then holds an internal value).
+      ALTER TABLE groups ADD COLUMN scim_external_id TEXT;
+      ALTER TABLE groups ADD COLUMN scim_deleted_at INTEGER;
+      UPDATE groups SET display_name_fold = gh_fold(display_name);
+      CREATE INDEX groups_tenant_display_name ON groups (tenant_id, display_name_fold);
+      CREATE INDEX memberships_source_group ON memberships (source, group_id);
+
+      CREATE TABLE scim_tokens (
+        id             TEXT PRIMARY KEY,
+        connection_id  TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+        tenant_id      TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        hash           TEXT NOT NULL UNIQUE,
+        prefix         TEXT NOT NULL,
+        client_id      TEXT,
+        created_at     INTEGER NOT NULL,
+        expires_at     INTEGER NOT NULL,
+        last_used_at   INTEGER,
+        revoked_at     INTEGER,
+        alerts_sent    TEXT NOT NULL DEFAULT '[]'
+      );
+      CREATE INDEX scim_tokens_connection ON scim_tokens (connection_id, kind, created_at);
+      CREATE INDEX scim_tokens_expiry ON scim_tokens (kind, expires_at);
+
+      CREATE TABLE scim_clients (
+        id             TEXT PRIMARY KEY,
+        connection_id  TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+        tenant_id      TEXT NOT NULL,
+        client_id      TEXT NOT NULL UNIQUE,
+        secret_hash    TEXT NOT NULL,
+        created_at     INTEGER NOT NULL,
+        last_used_at   INTEGER,
+        revoked_at     INTEGER
+      );
+      CREATE INDEX scim_clients_connection ON scim_clients (connection_id, created_at);
+    `,
+  },
 ];
+
+/** The case folding SCIM filters use for caseExact=false attributes (RFC 7643 §2.1): JavaScript's toLowerCase. */
+export function foldCase(value: string | null | undefined): string | null {
+  return typeof value === 'string' ? value.toLowerCase() : null;
+}
 
 export interface AppliedMigration {
   version: number;
@@ -149,6 +227,8 @@ export function applyMigrations(db: Database.Database, migrations: readonly Migr
     applied_at  INTEGER NOT NULL
   )`);
   assertOrdered(migrations);
+  // Migrations may call it (backfilling the *_fold columns); deterministic, so it is safe in indexes too.
+  db.function('gh_fold', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? foldCase(value) : null));
   const currentVersion = db.prepare<[], { v: number | null }>('SELECT max(version) AS v FROM schema_migrations').get()?.v ?? 0;
   const latestKnown = migrations.length > 0 ? migrations[migrations.length - 1].version : 0;
   if (currentVersion > latestKnown) {

@@ -24,7 +24,10 @@ import type {
   UserPatch,
   UserRepository,
 } from '../ports';
+import { normaliseKey } from '../../provisioning/normalise';
+import { batcherFor } from './batcher';
 import { translateConstraints } from './database';
+import { foldCase } from './migrations';
 import {
   toConnection,
   toEvent,
@@ -68,6 +71,7 @@ export class SqliteTenantRepository implements TenantRepository {
   private readonly insert: Database.Statement<[Params], TenantRow>;
   private readonly byId: Database.Statement<[string], TenantRow>;
   private readonly bySlug: Database.Statement<[string], TenantRow>;
+  private readonly byDomain: Database.Statement<[string], TenantRow>;
   private readonly all: Database.Statement<[], TenantRow>;
   private readonly updateStatement: Database.Statement<[Params], TenantRow>;
 
@@ -77,6 +81,8 @@ export class SqliteTenantRepository implements TenantRepository {
       VALUES (@id, @slug, @name, @domains, @now, @now) RETURNING *`);
     this.byId = db.prepare('SELECT * FROM tenants WHERE id = ?');
     this.bySlug = db.prepare('SELECT * FROM tenants WHERE slug = ?');
+    // A scan of the tenants table (domains is a JSON array): tenants number in the thousands at most.
+    this.byDomain = db.prepare('SELECT * FROM tenants WHERE EXISTS (SELECT 1 FROM json_each(tenants.domains) WHERE value = ?) ORDER BY slug');
     this.all = db.prepare('SELECT * FROM tenants ORDER BY slug');
     this.updateStatement = db.prepare(`
       UPDATE tenants SET name = coalesce(@name, name), domains = coalesce(@domains, domains), updated_at = @now
@@ -97,6 +103,10 @@ export class SqliteTenantRepository implements TenantRepository {
   async findBySlug(slug: string): Promise<Tenant | null> {
     const row = this.bySlug.get(slug);
     return row ? toTenant(row) : null;
+  }
+
+  async findByDomain(domain: string): Promise<Tenant[]> {
+    return this.byDomain.all(domain).map(toTenant);
   }
 
   async list(): Promise<Tenant[]> {
@@ -198,25 +208,51 @@ const USER_PATCH_COLUMNS: { [K in keyof Required<UserPatch>]: { column: string; 
 };
 const USER_PATCH_FIELDS = Object.keys(USER_PATCH_COLUMNS) as (keyof UserPatch)[];
 
+/** The user fields SCIM filters compare case-insensitively, and the column holding their folded copy. */
+export const FOLDED_USER_FIELDS = {
+  displayName: 'display_name_fold',
+  givenName: 'given_name_fold',
+  familyName: 'family_name_fold',
+  email: 'email_fold',
+} as const;
+
+/** `<field>Fold` parameters for the folded columns (only for the fields given). */
+export function userFolds(values: Partial<Record<keyof typeof FOLDED_USER_FIELDS, string | null>>): Params {
+  const params: Params = {};
+  for (const field of Object.keys(FOLDED_USER_FIELDS) as (keyof typeof FOLDED_USER_FIELDS)[]) {
+    params[`${field}Fold`] = foldCase(values[field]);
+  }
+  return params;
+}
+
 export class SqliteUserRepository implements UserRepository {
   private readonly insert: Database.Statement<[Params], UserRow>;
   private readonly byId: Database.Statement<[string], UserRow>;
   private readonly byKey: Database.Statement<[string, string], UserRow>;
   private readonly pageByTenant: Database.Statement<[string, number, number], UserRow>;
   private readonly countByTenant: Database.Statement<[string], { total: number }>;
+  private readonly searchPage: Database.Statement<[Params], UserRow>;
+  private readonly searchCount: Database.Statement<[Params], { total: number }>;
   private readonly updates: StatementCache<UserRow>;
 
   constructor(db: Database.Database) {
     this.insert = db.prepare(`
       INSERT INTO users (id, tenant_id, username, username_key, email, given_name, family_name, display_name, full_name,
-                         active, created_at, updated_at, last_login_at)
+                         active, created_at, updated_at, last_login_at,
+                         display_name_fold, given_name_fold, family_name_fold, email_fold)
       VALUES (@id, @tenantId, @username, @usernameKey, @email, @givenName, @familyName, @displayName, @fullName,
-              @active, @now, @now, @lastLoginAt)
+              @active, @now, @now, @lastLoginAt,
+              @displayNameFold, @givenNameFold, @familyNameFold, @emailFold)
       RETURNING *`);
     this.byId = db.prepare('SELECT * FROM users WHERE id = ?');
     this.byKey = db.prepare('SELECT * FROM users WHERE tenant_id = ? AND username_key = ?');
     this.pageByTenant = db.prepare('SELECT * FROM users WHERE tenant_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?');
     this.countByTenant = db.prepare('SELECT count(*) AS total FROM users WHERE tenant_id = ?');
+    // Username prefix on the indexed key; names by substring (lower() folds ASCII only; names are for people to read).
+    const userMatch = `tenant_id = @tenantId AND (username_key LIKE @prefix ESCAPE '\\'
+      OR lower(full_name) LIKE @contains ESCAPE '\\' OR lower(coalesce(display_name, '')) LIKE @contains ESCAPE '\\')`;
+    this.searchPage = db.prepare(`SELECT * FROM users WHERE ${userMatch} ORDER BY username_key, id LIMIT @limit OFFSET @offset`);
+    this.searchCount = db.prepare(`SELECT count(*) AS total FROM users WHERE ${userMatch}`);
     this.updates = new StatementCache(db);
   }
 
@@ -234,6 +270,7 @@ export class SqliteUserRepository implements UserRepository {
       active: input.active ? 1 : 0,
       lastLoginAt: input.lastLoginAt ? input.lastLoginAt.getTime() : null,
       now: Date.now(),
+      ...userFolds(input),
     };
     const row = translateConstraints(
       () => this.insert.get(params),
@@ -258,9 +295,11 @@ export class SqliteUserRepository implements UserRepository {
     if (fields.length === 0) return this.findById(id);
     const statement = this.updates.get(fields.join(','), () => {
       const assignments = fields.map((field) => `${USER_PATCH_COLUMNS[field].column} = @${field}`);
-      return `UPDATE users SET ${assignments.join(', ')}, updated_at = @now WHERE id = @id RETURNING *`;
+      // The case-folded copies SCIM filters compare with follow their source column.
+      for (const field of fields) if (field in FOLDED_USER_FIELDS) assignments.push(`${FOLDED_USER_FIELDS[field as keyof typeof FOLDED_USER_FIELDS]} = @${field}Fold`);
+      return `UPDATE users SET ${assignments.join(', ')}, version = version + 1, updated_at = @now WHERE id = @id RETURNING *`;
     });
-    const params: Params = { id, now: Date.now() };
+    const params: Params = { id, now: Date.now(), ...userFolds(patch) };
     for (const field of fields) {
       const { encode } = USER_PATCH_COLUMNS[field] as { encode: (value: unknown) => unknown };
       params[field] = encode(patch[field]);
@@ -278,6 +317,18 @@ export class SqliteUserRepository implements UserRepository {
     const items = limit === 0 ? [] : this.pageByTenant.all(tenantId, limit, offset).map(toUser);
     return { items, total: this.countByTenant.get(tenantId)!.total };
   }
+
+  async search(tenantId: string, text: string, page: PageRequest): Promise<Page<User>> {
+    const { offset, limit } = checkPage(page);
+    const params = { tenantId, prefix: `${escapeLike(normaliseKey(text))}%`, contains: `%${escapeLike(text.trim().toLowerCase())}%` };
+    const items = limit === 0 ? [] : this.searchPage.all({ ...params, limit, offset }).map(toUser);
+    return { items, total: this.searchCount.get(params)!.total };
+  }
+}
+
+/** Escapes LIKE wildcards (with ESCAPE '\\'), so searched text matches literally. */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/gu, (c) => `\\${c}`);
 }
 
 export class SqliteIdentityLinkRepository implements IdentityLinkRepository {
@@ -314,26 +365,31 @@ export class SqliteGroupRepository implements GroupRepository {
   private readonly byId: Database.Statement<[string], GroupRow>;
   private readonly byExternalId: Database.Statement<[string, string], GroupRow>;
   private readonly byIds: Database.Statement<[string], GroupRow>;
-  private readonly renameStatement: Database.Statement<[string, number, string], GroupRow>;
+  private readonly renameStatement: Database.Statement<[string, string | null, number, string], GroupRow>;
   private readonly pageByTenant: Database.Statement<[string, number, number], GroupRow>;
   private readonly countByTenant: Database.Statement<[string], { total: number }>;
+  private readonly searchPage: Database.Statement<[Params], GroupRow>;
+  private readonly searchCount: Database.Statement<[Params], { total: number }>;
   private readonly byExternalIds: Database.Statement<[string, string], GroupRow>;
   private readonly ensureAll: (tenantId: string, items: { externalId: string; displayName: string; nameResolved: boolean }[]) => string[];
 
   constructor(db: Database.Database) {
     this.insertIfAbsent = db.prepare(`
-      INSERT INTO groups (id, tenant_id, external_id, display_name, name_resolved, created_at, updated_at)
-      VALUES (@id, @tenantId, @externalId, @displayName, @nameResolved, @now, @now)
+      INSERT INTO groups (id, tenant_id, external_id, display_name, name_resolved, created_at, updated_at, display_name_fold)
+      VALUES (@id, @tenantId, @externalId, @displayName, @nameResolved, @now, @now, @displayNameFold)
       ON CONFLICT (tenant_id, external_id) DO NOTHING`);
     this.byId = db.prepare('SELECT * FROM groups WHERE id = ?');
     this.byExternalId = db.prepare('SELECT * FROM groups WHERE tenant_id = ? AND external_id = ?');
     // One statement for any number of ids: the list travels as a JSON array.
     this.byIds = db.prepare('SELECT * FROM groups WHERE id IN (SELECT value FROM json_each(?)) ORDER BY display_name, id');
     this.renameStatement = db.prepare(
-      'UPDATE groups SET display_name = ?, name_resolved = 1, updated_at = ? WHERE id = ? RETURNING *',
+      'UPDATE groups SET display_name = ?, display_name_fold = ?, name_resolved = 1, version = version + 1, updated_at = ? WHERE id = ? RETURNING *',
     );
     this.pageByTenant = db.prepare('SELECT * FROM groups WHERE tenant_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?');
     this.countByTenant = db.prepare('SELECT count(*) AS total FROM groups WHERE tenant_id = ?');
+    const groupMatch = `tenant_id = @tenantId AND (lower(display_name) LIKE @contains ESCAPE '\\' OR lower(external_id) LIKE @prefix ESCAPE '\\')`;
+    this.searchPage = db.prepare(`SELECT * FROM groups WHERE ${groupMatch} ORDER BY created_at, id LIMIT @limit OFFSET @offset`);
+    this.searchCount = db.prepare(`SELECT count(*) AS total FROM groups WHERE ${groupMatch}`);
     this.byExternalIds = db.prepare('SELECT * FROM groups WHERE tenant_id = ? AND external_id IN (SELECT value FROM json_each(?))');
     // One transaction for the whole batch: one commit instead of one per group.
     this.ensureAll = db.transaction((tenantId: string, items: { externalId: string; displayName: string; nameResolved: boolean }[]) => {
@@ -345,6 +401,7 @@ export class SqliteGroupRepository implements GroupRepository {
           tenantId,
           externalId: item.externalId,
           displayName: item.displayName,
+          displayNameFold: foldCase(item.displayName),
           nameResolved: item.nameResolved ? 1 : 0,
           now,
         });
@@ -375,6 +432,7 @@ export class SqliteGroupRepository implements GroupRepository {
       tenantId,
       externalId,
       displayName: init.displayName,
+      displayNameFold: foldCase(init.displayName),
       nameResolved: init.nameResolved ? 1 : 0,
       now: Date.now(),
     };
@@ -398,7 +456,7 @@ export class SqliteGroupRepository implements GroupRepository {
   }
 
   async rename(id: string, displayName: string): Promise<Group | null> {
-    const row = this.renameStatement.get(displayName, Date.now(), id);
+    const row = this.renameStatement.get(displayName, foldCase(displayName), Date.now(), id);
     return row ? toGroup(row) : null;
   }
 
@@ -406,6 +464,14 @@ export class SqliteGroupRepository implements GroupRepository {
     const { offset, limit } = checkPage(page);
     const items = limit === 0 ? [] : this.pageByTenant.all(tenantId, limit, offset).map(toGroup);
     return { items, total: this.countByTenant.get(tenantId)!.total };
+  }
+
+  async search(tenantId: string, text: string, page: PageRequest): Promise<Page<Group>> {
+    const { offset, limit } = checkPage(page);
+    const folded = escapeLike(text.trim().toLowerCase());
+    const params = { tenantId, prefix: `${folded}%`, contains: `%${folded}%` };
+    const items = limit === 0 ? [] : this.searchPage.all({ ...params, limit, offset }).map(toGroup);
+    return { items, total: this.searchCount.get(params)!.total };
   }
 }
 
@@ -422,7 +488,8 @@ export class SqliteMembershipRepository implements MembershipRepository {
       ON CONFLICT (user_id, group_id, source) DO NOTHING`);
     this.deleteStatement = db.prepare('DELETE FROM memberships WHERE user_id = ? AND group_id = ? AND source = ?');
     this.byUser = db.prepare('SELECT * FROM memberships WHERE user_id = ? ORDER BY created_at, group_id, source');
-    this.groupsOfSource = db.prepare('SELECT group_id FROM memberships WHERE user_id = ? AND source = ?');
+    // `+source`: keep SQLite on the primary key (user_id first); memberships_source_group would scan a whole source.
+    this.groupsOfSource = db.prepare('SELECT group_id FROM memberships WHERE user_id = ? AND +source = ?');
     this.syncAll = db.transaction((userId: string, source: string, groupIds: string[], mode: 'sync' | 'append') => {
       const wanted = new Set(groupIds);
       const current = new Set(this.groupsOfSource.all(userId, source).map((r) => r.group_id));
@@ -480,6 +547,7 @@ const EVENT_FILTERS = [
   ['connectionId', 'connection_id'],
   ['channel', 'channel'],
   ['outcome', 'outcome'],
+  ['subject', 'subject'],
 ] as const;
 
 export class SqliteEventRepository implements EventRepository {
@@ -487,15 +555,20 @@ export class SqliteEventRepository implements EventRepository {
   private readonly deleteBefore: Database.Statement<[number]>;
   private readonly lists: StatementCache<EventRow>;
   private readonly insertAll: (events: NewEvent[]) => void;
+  private readonly insertOnly: Database.Statement<[Params]>;
 
-  constructor(db: Database.Database) {
+  constructor(private readonly db: Database.Database) {
     this.insert = db.prepare(`
       INSERT INTO events (id, tenant_id, connection_id, channel, type, outcome, subject, reason, details, at)
       VALUES (@id, @tenantId, @connectionId, @channel, @type, @outcome, @subject, @reason, @details, @at) RETURNING *`);
     this.deleteBefore = db.prepare('DELETE FROM events WHERE at < ?');
     this.lists = new StatementCache(db);
+    // Batches need no row back: a plain INSERT skips reading and decoding each one.
+    this.insertOnly = db.prepare(`
+      INSERT INTO events (id, tenant_id, connection_id, channel, type, outcome, subject, reason, details, at)
+      VALUES (@id, @tenantId, @connectionId, @channel, @type, @outcome, @subject, @reason, @details, @at)`);
     this.insertAll = db.transaction((events: NewEvent[]) => {
-      for (const event of events) this.insert.get(eventParams(event));
+      for (const event of events) this.insertOnly.run(eventParams(event));
     });
   }
 
@@ -504,7 +577,8 @@ export class SqliteEventRepository implements EventRepository {
   }
 
   async appendMany(events: NewEvent[]): Promise<void> {
-    if (events.length > 0) this.insertAll(events);
+    // Group-committed with the other writes of this turn of the event loop (./batcher).
+    if (events.length > 0) await batcherFor(this.db).run(() => this.insertAll(events));
   }
 
   async list(query: EventQuery): Promise<ProvisioningEvent[]> {
@@ -514,10 +588,12 @@ export class SqliteEventRepository implements EventRepository {
     // indexes; one statement per filter combination is prepared on first use.
     const filters = EVENT_FILTERS.filter(([field]) => query[field] !== undefined);
     const hasBefore = query.before !== undefined;
-    const shape = `${filters.map(([field]) => field).join(',')}|${hasBefore}`;
+    const hasAfter = query.after !== undefined;
+    const shape = `${filters.map(([field]) => field).join(',')}|${hasBefore}|${hasAfter}`;
     const statement = this.lists.get(shape, () => {
       const conditions = filters.map(([field, column]) => `${column} = @${field}`);
       if (hasBefore) conditions.push('at < @before');
+      if (hasAfter) conditions.push('at > @after');
       const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
       // seq breaks ties between events of the same millisecond: the later insert is the newer event.
       return `SELECT * FROM events ${where} ORDER BY at DESC, seq DESC LIMIT @limit`;
@@ -525,6 +601,7 @@ export class SqliteEventRepository implements EventRepository {
     const params: Params = { limit };
     for (const [field] of filters) params[field] = query[field];
     if (query.before) params.before = query.before.getTime();
+    if (query.after) params.after = query.after.getTime();
     return statement.all(params).map(toEvent);
   }
 

@@ -1,0 +1,147 @@
+/**
+ * The SCIM benchmark's HTTP client: Entra-shaped requests over keep-alive connections at a fixed concurrency, with
+ * per-request latencies. Runs in a child process (so the server's RSS is measured alone) or a worker thread.
+ *
+ * Phases: `users` POSTs N users (expects 201, returns their ids); `groups` creates G groups, each a POST (empty, as
+ * Entra does) then PATCHes adding its members in batches (a group counts once all its requests are done);
+ * `lookups` runs `userName eq` filters for random users (expects exactly one result).
+ */
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
+
+export type ScimLoadRequest =
+  | { phase: 'users'; url: string; token: string; concurrency: number; n: number; prefix: string }
+  | { phase: 'groups'; url: string; token: string; concurrency: number; groups: number; userIds: string[]; membersPerGroup: number; batch: number; prefix: string }
+  | { phase: 'lookups'; url: string; token: string; concurrency: number; lookups: number; n: number; prefix: string };
+
+export interface ScimLoadResult {
+  /** Per HTTP request. */
+  latencies: number[];
+  /** Units of work completed (users, groups, lookups). */
+  units: number;
+  failures: number;
+  elapsedMs: number;
+  firstFailure: string | null;
+  /** users phase: the created ids, in index order. */
+  ids?: string[];
+}
+
+const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+export function userNameOf(prefix: string, i: number): string {
+  return `${prefix}user${i}@contoso.example`;
+}
+
+function send(agent: http.Agent, base: URL, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      new URL(path, base),
+      {
+        method,
+        agent,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          Accept: 'application/scim+json',
+          ...(payload !== undefined ? { 'Content-Type': 'application/scim+json', 'Content-Length': Buffer.byteLength(payload) } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function run(request: ScimLoadRequest): Promise<ScimLoadResult> {
+  const base = new URL(request.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: request.concurrency });
+  const latencies: number[] = [];
+  let failures = 0;
+  let units = 0;
+  let firstFailure: string | null = null;
+  const timed = async (method: string, path: string, expected: number, body?: unknown) => {
+    const t0 = performance.now();
+    const res = await send(agent, base, request.token, method, path, body);
+    const elapsed = performance.now() - t0;
+    if (res.status === expected) latencies.push(elapsed);
+    else {
+      failures += 1;
+      firstFailure ??= `${method} ${path} -> ${res.status} ${res.body.slice(0, 300)}`;
+    }
+    return res;
+  };
+
+  const total = request.phase === 'users' ? request.n : request.phase === 'groups' ? request.groups : request.lookups;
+  const ids: string[] = request.phase === 'users' ? new Array<string>(request.n) : [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: request.concurrency }, async () => {
+      while (next < total) {
+        const i = next++;
+        if (request.phase === 'users') {
+          const userName = userNameOf(request.prefix, i);
+          const res = await timed('POST', '/scim/v2/Users', 201, {
+            schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'],
+            externalId: `${request.prefix}user${i}`,
+            userName,
+            active: true,
+            displayName: `User ${i}`,
+            emails: [{ primary: true, type: 'work', value: userName }],
+            name: { formatted: `Given${i} Family${i}`, familyName: `Family${i}`, givenName: `Given${i}` },
+            'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { employeeNumber: String(i), department: `Dept ${i % 20}` },
+            roles: [],
+          });
+          if (res.status === 201) ids[i] = (JSON.parse(res.body) as { id: string }).id;
+        } else if (request.phase === 'groups') {
+          const res = await timed('POST', '/scim/v2/Groups', 201, {
+            schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+            externalId: `${request.prefix}${i.toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`,
+            displayName: `Group ${i}`,
+          });
+          if (res.status !== 201) continue;
+          const id = (JSON.parse(res.body) as { id: string }).id;
+          const n = request.userIds.length;
+          // Each user lands in two groups: a block of its own, and one half the directory away.
+          const half = request.membersPerGroup / 2;
+          const members = [
+            ...Array.from({ length: half }, (_, k) => request.userIds[(i * half + k) % n]!),
+            ...Array.from({ length: half }, (_, k) => request.userIds[(i * half + k + Math.floor(n / 2)) % n]!),
+          ];
+          for (let from = 0; from < members.length; from += request.batch) {
+            await timed('PATCH', `/scim/v2/Groups/${id}`, 200, {
+              schemas: [PATCH_OP],
+              Operations: [{ op: 'Add', path: 'members', value: members.slice(from, from + request.batch).map((value) => ({ value })) }],
+            });
+          }
+        } else {
+          const userName = userNameOf(request.prefix, Math.floor(Math.random() * request.n));
+          const res = await timed('GET', `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${userName}"`)}`, 200);
+          if (res.status === 200 && (JSON.parse(res.body) as { totalResults: number }).totalResults !== 1) {
+            failures += 1;
+            firstFailure ??= `lookup of ${userName} found ${res.body.slice(0, 200)}`;
+          }
+        }
+        units += 1;
+      }
+    }),
+  );
+  const elapsedMs = performance.now() - started;
+  agent.destroy();
+  return { latencies, units, failures, elapsedMs, firstFailure, ...(request.phase === 'users' ? { ids } : {}) };
+}
+
+if (parentPort) {
+  run(workerData as ScimLoadRequest).then((result) => parentPort!.postMessage(result));
+} else if (process.send) {
+  process.once('message', (request: ScimLoadRequest) => {
+    void run(request).then((result) => process.send!(result, () => process.exit(0)));
+  });
+}

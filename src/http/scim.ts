@@ -1,0 +1,288 @@
+/**
+ * The SCIM 2.0 endpoint (/scim/v2) and the OAuth 2.0 client-credentials token endpoint (/scim/oauth/token).
+ *
+ * Per request, in order: bearer token -> connection and tenant (the token alone selects them), a rate limit per
+ * token (429 with Retry-After), the content type (application/scim+json or application/json), a 1 MB body limit,
+ * then the reconciler (src/provisioning/scim.ts). Every answer is application/scim+json; every failure uses the SCIM
+ * error schema (toScimErrorBody). Every request is written to the provisioning log (method, path, status, duration,
+ * outcome, token id; never the token or a body), in one write with the changes it made.
+ */
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import rateLimit from 'express-rate-limit';
+import type { Logger } from '../common/log';
+import { ScimReconciler, type ScimResult } from '../provisioning/scim';
+import type { EventOutcome } from '../provisioning/types';
+import { scimSettingsOf } from '../provisioning/types';
+import { ScimCredentials, type Authenticated } from '../scim/credentials';
+import { ScimError, toScimErrorBody } from '../scim/errors';
+import { resourceTypeDocument, resourceTypesDocument, schemaDocument, schemasDocument, ScimSchemaRegistry, serviceProviderConfig } from '../scim/schemas';
+import type { NewEvent, RevocableSessionStore, Store } from '../store/ports';
+
+export const SCIM_CONTENT_TYPE = 'application/scim+json';
+export const SCIM_BODY_LIMIT = '1mb';
+
+export interface ScimRouterOptions {
+  store: Store;
+  credentials: ScimCredentials;
+  /** The session store whose destroyByUser signs a disabled or deleted user out everywhere. */
+  sessions: Pick<RevocableSessionStore, 'destroyByUser'>;
+  logger: Logger;
+  /** Public origin (BASE_URL). */
+  baseUrl: string;
+  rateLimitPerMinute: number;
+}
+
+interface ScimLocals {
+  started: number;
+  auth?: Authenticated;
+  events: NewEvent[];
+}
+
+function locals(res: Response): ScimLocals {
+  return res.locals as ScimLocals;
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/**
+ * Group commit for the provisioning log: the entries of every request that finishes in the same turn of the event
+ * loop are written in one transaction, and each request's response waits until its entries are stored (so the log
+ * is complete when the client sees the answer). Under a sync's concurrency this saves a commit per request.
+ */
+export class GroupCommitLog {
+  private pending: NewEvent[] = [];
+  private flush: Promise<void> | null = null;
+
+  constructor(private readonly store: Pick<Store, 'events'>) {}
+
+  append(events: NewEvent[]): Promise<void> {
+    this.pending.push(...events);
+    this.flush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      const batch = this.pending;
+      this.pending = [];
+      this.flush = null;
+      return this.store.events.appendMany(batch);
+    });
+    return this.flush;
+  }
+}
+
+export function scimRouter(options: ScimRouterOptions): Router {
+  const { store, credentials, logger } = options;
+  const scimBase = `${options.baseUrl}/scim/v2`;
+  const registries = new Map<string, ScimSchemaRegistry>();
+  const eventLog = new GroupCommitLog(store);
+
+  /** The connection's schema registry, built once per connection version. */
+  const registryOf = (auth: Authenticated): ScimSchemaRegistry => {
+    const key = `${auth.connection.id}:${auth.connection.version}`;
+    let registry = registries.get(key);
+    if (!registry) {
+      if (registries.size > 1000) registries.clear();
+      registry = ScimSchemaRegistry.create(scimSettingsOf(auth.connection.settings).extensions);
+      registries.set(key, registry);
+    }
+    return registry;
+  };
+
+  /** Writes the request's log entry (after the changes it made) and sends the response. */
+  const finish = async (req: Request, res: Response, result: ScimResult): Promise<void> => {
+    const state = locals(res);
+    const status = result.status;
+    const outcome: EventOutcome = status >= 500 ? 'error' : status >= 400 ? 'refused' : 'success';
+    const path = `${req.baseUrl}${req.path}`;
+    const auth = state.auth;
+    const entry: NewEvent = {
+      tenantId: auth?.tenant.id ?? null,
+      connectionId: auth?.connection.id ?? null,
+      channel: 'scim',
+      type: 'scim_request',
+      outcome,
+      subject: `${req.method} ${path}`,
+      reason: status >= 400 ? String(status) : null,
+      details: { method: req.method, path, status, durationMs: Math.round((performance.now() - state.started) * 100) / 100, tokenId: auth?.token.id ?? null },
+      at: new Date(),
+    };
+    try {
+      await eventLog.append([...state.events, entry]);
+    } catch (error) {
+      logger.error({ err: error }, 'SCIM provisioning log write failed');
+    }
+    if (res.headersSent) return;
+    res.status(status).type(SCIM_CONTENT_TYPE);
+    res.set({ 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    if (result.etag) res.set('ETag', result.etag);
+    if (result.location) res.location(result.location);
+    if (result.body === undefined) res.end();
+    else res.send(JSON.stringify(result.body));
+  };
+
+  const fail = (req: Request, res: Response, error: unknown): Promise<void> => {
+    const body = toScimErrorBody(error);
+    const status = Number(body.status);
+    if (status >= 500) logger.error({ err: error, path: req.path }, 'SCIM request failed');
+    if (status === 401) res.set('WWW-Authenticate', 'Bearer realm="gatehouse-scim"');
+    return finish(req, res, { status, body });
+  };
+
+  const handle =
+    (fn: (req: Request, res: Response, reconciler: ScimReconciler) => Promise<ScimResult>) =>
+    async (req: Request, res: Response): Promise<void> => {
+      const state = locals(res);
+      const auth = state.auth!;
+      const reconciler = new ScimReconciler(
+        store,
+        { tenant: auth.tenant, connection: auth.connection, registry: registryOf(auth), baseUrl: scimBase },
+        { revokeSessions: (userId) => options.sessions.destroyByUser(userId) },
+      );
+      try {
+        const result = await fn(req, res, reconciler);
+        state.events.push(...reconciler.events);
+        await finish(req, res, result);
+      } catch (error) {
+        // A refused request changes nothing; the changes a failed one made before failing are logged with it.
+        state.events.push(...reconciler.events);
+        await fail(req, res, error);
+      }
+    };
+
+  const r = Router();
+
+  // ---- OAuth 2.0 client credentials (RFC 6749 §4.4) ----
+  r.post('/oauth/token', express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 10 }), async (req, res) => {
+    res.set('Cache-Control', 'no-store');
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    let clientId = typeof body.client_id === 'string' ? body.client_id : undefined;
+    let clientSecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
+    const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.get('authorization') ?? '');
+    if (basic) {
+      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon > 0) {
+        clientId = decodeURIComponent(decoded.slice(0, colon));
+        clientSecret = decodeURIComponent(decoded.slice(colon + 1));
+      }
+    }
+    if (body.grant_type !== 'client_credentials') {
+      res.status(400).json({ error: 'unsupported_grant_type', error_description: 'Only grant_type=client_credentials is supported.' });
+      return;
+    }
+    if (!clientId || !clientSecret) {
+      res.status(400).json({ error: 'invalid_request', error_description: 'client_id and client_secret are required (form fields or HTTP Basic).' });
+      return;
+    }
+    const issued = await credentials.issueAccessToken(clientId, clientSecret);
+    if (!issued) {
+      res.status(401).set('WWW-Authenticate', 'Basic realm="gatehouse-scim"').json({ error: 'invalid_client', error_description: 'Unknown or revoked client, or wrong secret.' });
+      return;
+    }
+    res.json({ access_token: issued.accessToken, token_type: 'Bearer', expires_in: issued.expiresIn });
+  });
+
+  // ---- /scim/v2 ----
+  const v2 = Router();
+  v2.use((_req, res, next) => {
+    res.locals.started = performance.now();
+    res.locals.events = [];
+    next();
+  });
+  v2.use(async (req, res, next) => {
+    const match = BEARER.exec(req.get('authorization') ?? '');
+    const result = await credentials.authenticate(match?.[1]).catch((error: unknown) => error);
+    if (result instanceof Error || !result || 'failure' in (result as object)) {
+      if (result instanceof Error) return fail(req, res, result);
+      const failure = (result as { failure: string }).failure;
+      return fail(req, res, new ScimError(401, undefined, failure === 'missing' ? 'A bearer token is required.' : 'The bearer token is not valid.'));
+    }
+    locals(res).auth = result as Authenticated;
+    next();
+  });
+  v2.use(
+    rateLimit({
+      windowMs: 60_000,
+      limit: options.rateLimitPerMinute,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      keyGenerator: (_req, res) => `scim:${locals(res).auth!.token.id}`,
+      handler: (req, res) => {
+        const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+        res.set('Retry-After', String(Math.max(1, Math.ceil(((reset?.getTime() ?? Date.now() + 60_000) - Date.now()) / 1000))));
+        void fail(req, res, new ScimError(429, 'tooMany', 'Too many requests for this token; retry after the time in Retry-After.'));
+      },
+    }),
+  );
+  v2.use((req, res, next) => {
+    if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is([SCIM_CONTENT_TYPE, 'application/json'])) {
+      return fail(req, res, new ScimError(415, undefined, `Send the body as ${SCIM_CONTENT_TYPE} or application/json.`));
+    }
+    next();
+  });
+  v2.use(express.json({ limit: SCIM_BODY_LIMIT, type: [SCIM_CONTENT_TYPE, 'application/json'], strict: false }));
+
+  const param = (req: Request, name: string): string => String((req.params as Record<string, unknown>)[name]);
+  const header = (req: Request, name: string): string | undefined => req.get(name) ?? undefined;
+  const query = (req: Request) => req.query as Record<string, unknown>;
+  const ok = <T>(body: T): ScimResult<T> => ({ status: 200, body });
+
+  v2.get('/ServiceProviderConfig', handle(async () => ok(withOAuth(serviceProviderConfig(scimBase), options.baseUrl))));
+  v2.get('/ResourceTypes', handle(async (_req, res) => ok(resourceTypesDocument(registryOf(locals(res).auth!), scimBase))));
+  v2.get(
+    '/ResourceTypes/:id',
+    handle(async (req, res) => {
+      const doc = resourceTypeDocument(registryOf(locals(res).auth!), scimBase, param(req, 'id'));
+      if (!doc) throw new ScimError(404, undefined, `No resource type "${req.params.id}".`);
+      return ok(doc);
+    }),
+  );
+  v2.get('/Schemas', handle(async (_req, res) => ok(schemasDocument(registryOf(locals(res).auth!), scimBase))));
+  v2.get(
+    '/Schemas/:urn',
+    handle(async (req, res) => {
+      const doc = schemaDocument(registryOf(locals(res).auth!), scimBase, param(req, 'urn'));
+      if (!doc) throw new ScimError(404, undefined, `No schema "${req.params.urn}".`);
+      return ok(doc);
+    }),
+  );
+
+  v2.get('/Users', handle(async (req, _res, rec) => ok(await rec.listUsers(query(req)))));
+  v2.post('/Users', handle(async (req, _res, rec) => rec.createUser(req.body)));
+  v2.get('/Users/:id', handle(async (req, _res, rec) => rec.getUser(param(req, 'id'), query(req))));
+  v2.put('/Users/:id', handle(async (req, _res, rec) => rec.replaceUser(param(req, 'id'), req.body, header(req, 'if-match'))));
+  v2.patch('/Users/:id', handle(async (req, _res, rec) => rec.patchUser(param(req, 'id'), req.body, header(req, 'if-match'))));
+  v2.delete('/Users/:id', handle(async (req, _res, rec) => rec.deleteUser(param(req, 'id'), header(req, 'if-match'))));
+
+  v2.get('/Groups', handle(async (req, _res, rec) => ok(await rec.listGroups(query(req)))));
+  v2.post('/Groups', handle(async (req, _res, rec) => rec.createGroup(req.body)));
+  v2.get('/Groups/:id', handle(async (req, _res, rec) => rec.getGroup(param(req, 'id'), query(req))));
+  v2.put('/Groups/:id', handle(async (req, _res, rec) => rec.replaceGroup(param(req, 'id'), req.body, header(req, 'if-match'))));
+  v2.patch('/Groups/:id', handle(async (req, _res, rec) => rec.patchGroup(param(req, 'id'), req.body, header(req, 'if-match'))));
+  v2.delete('/Groups/:id', handle(async (req, _res, rec) => rec.deleteGroup(param(req, 'id'), header(req, 'if-match'))));
+
+  v2.use((req: Request, res: Response) => {
+    void fail(req, res, new ScimError(404, undefined, `No SCIM endpoint ${req.method} ${req.path}.`));
+  });
+  // Body-parser errors (bad JSON, oversized) and anything else thrown outside a handler.
+  v2.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    void fail(req, res, error);
+  });
+
+  r.use('/v2', v2);
+  return r;
+}
+
+/** The ServiceProviderConfig, also naming the OAuth client-credentials token endpoint. */
+function withOAuth<T extends { authenticationSchemes: unknown[] }>(config: T, baseUrl: string): T {
+  return {
+    ...config,
+    authenticationSchemes: [
+      ...config.authenticationSchemes,
+      {
+        type: 'oauth2',
+        name: 'OAuth 2.0 client credentials',
+        description: `POST ${baseUrl}/scim/oauth/token with grant_type=client_credentials and the connection's client id and secret; the access token is valid for one hour.`,
+        specUri: 'https://www.rfc-editor.org/info/rfc6749',
+        primary: false,
+      },
+    ],
+  };
+}
