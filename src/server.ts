@@ -4,8 +4,11 @@
 import type { Server } from 'node:http';
 import type { Config } from './config';
 import { createLogger, type Logger } from './common/log';
+import { createMailer } from './common/mailer';
+import { checkTokenExpiry } from './scim/token-alerts';
 import { createApp } from './http/app';
 import { SamlService } from './saml/service';
+import { createValidationPool } from './saml/validation-pool';
 import { openStore } from './store';
 import type { Store } from './store/ports';
 
@@ -14,12 +17,17 @@ export interface RunningGateway {
   store: Store;
   logger: Logger;
   url: string;
-  /** Stops accepting connections, lets in-flight requests finish (up to graceMs), then closes the store. */
+  /**
+   * Stops accepting connections, lets in-flight requests finish (up to graceMs), then stops the SAML validation
+   * workers and closes the store.
+   */
   stop(graceMs?: number): Promise<void>;
 }
 
 export async function startGateway(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningGateway> {
   const store = await openStore(config.databaseUrl, { logger });
+  // node-saml's signature validation runs on SAML_WORKERS worker threads (0: on this thread).
+  const validationPool = createValidationPool(config.samlWorkers, logger);
   const saml = new SamlService({
     baseUrl: config.baseUrl,
     spPrivateKeyPem: config.spPrivateKeyPem,
@@ -27,6 +35,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     replayCache: store.replayCache,
     requestCache: store.requestCache,
     logger,
+    validationPool,
   });
   const { app } = createApp({
     store,
@@ -40,12 +49,22 @@ export async function startGateway(config: Config, logger: Logger = createLogger
     trustProxy: config.trustProxy,
     allowPrivateMetadataUrls: config.allowPrivateMetadataUrls,
     acsRateLimitPerMinute: config.acsRateLimitPerMinute,
+    adminTenant: config.adminTenant,
+    adminGroup: config.adminGroup,
+    spCertPem: config.spCertPem,
+    scimRateLimitPerMinute: config.scimRateLimitPerMinute,
   });
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-    s.once('error', reject);
-  });
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.port, config.host, () => resolve(s));
+      s.once('error', reject);
+    });
+  } catch (error) {
+    await validationPool?.close();
+    throw error;
+  }
   // Slow-loris guard and a keep-alive shorter than typical load balancer idle timeouts' inverse.
   server.requestTimeout = 30_000;
   server.headersTimeout = 20_000;
@@ -58,10 +77,25 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   const purge = setInterval(() => void trimEvents(), 3_600_000);
   purge.unref();
 
+  // SCIM token expiry alerts (30, 7 and 1 days before): checked soon after start, then hourly. Idempotent per
+  // threshold and token, so several instances may all run it.
+  const mailer = createMailer(config.smtp ? { smtpUrl: config.smtp.url, from: config.smtp.from } : null);
+  const checkTokens = () =>
+    checkTokenExpiry({ store, mailer, logger, baseUrl: config.baseUrl }).catch((error: unknown) =>
+      logger.warn({ err: error }, 'SCIM token expiry check failed'),
+    );
+  const firstTokenCheck = setTimeout(() => void checkTokens(), 10_000);
+  firstTokenCheck.unref();
+  const tokenChecks = setInterval(() => void checkTokens(), 3_600_000);
+  tokenChecks.unref();
+
   let stopping: Promise<void> | null = null;
   const stop = (graceMs = 10_000): Promise<void> => {
     stopping ??= (async () => {
       clearInterval(purge);
+      clearTimeout(firstTokenCheck);
+      clearInterval(tokenChecks);
+      mailer?.close();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.closeAllConnections();
@@ -74,6 +108,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
         });
         server.closeIdleConnections();
       });
+      await validationPool?.close();
       await store.close();
     })();
     return stopping;

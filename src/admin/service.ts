@@ -14,6 +14,10 @@ import { fetchMetadata } from '../saml/metadata-fetch';
 import { parseIdpMetadata } from '../saml/metadata';
 import { defaultSpEntityId, spUrls } from '../saml/urls';
 import type { Page, Store } from '../store/ports';
+import { scimSettingsOf } from '../provisioning/types';
+import { parseExtensionDeclarations } from '../scim/schemas';
+import { ScimCredentials, type ClientView, type TokenView } from '../scim/credentials';
+import { expiringTokenFlag } from '../scim/token-alerts';
 import { MAX_GROUP_NAME } from './rename-csv';
 
 const slug = z
@@ -58,6 +62,15 @@ const SettingsPatch = z
       })
       .strict()
       .partial(),
+    scim: z
+      .object({
+        // Validated by the SCIM schema rules below (parseExtensionDeclarations), so /Schemas can always serve them.
+        extensions: z.array(z.unknown()).max(20),
+        deleteMode: z.enum(['soft', 'hard']),
+        notificationEmail: z.string().trim().email().max(320).nullable(),
+      })
+      .strict()
+      .partial(),
   })
   .strict()
   .partial();
@@ -90,6 +103,8 @@ const RenameBody = z
 
 const UserActiveBody = z.object({ active: z.boolean() }).strict();
 
+const ScimTokenBody = z.object({ expiresInDays: z.coerce.number().int().min(1).max(3650).optional() }).strict();
+
 const MatchQuery = z
   .object({
     username: z.string().trim().min(1).optional(),
@@ -116,8 +131,17 @@ export const DEFAULT_SETTINGS: ConnectionSettings = {
 };
 
 function mergeSettings(base: ConnectionSettings, patch: z.infer<typeof SettingsPatch>): ConnectionSettings {
-  const { jit, ...rest } = patch;
-  return { ...base, ...rest, jit: { ...base.jit, ...jit } };
+  const { jit, scim, ...rest } = patch;
+  const merged: ConnectionSettings = { ...base, ...rest, jit: { ...base.jit, ...jit } };
+  if (scim) {
+    const { extensions, ...scimRest } = scim;
+    merged.scim = {
+      ...scimSettingsOf(base),
+      ...scimRest,
+      ...(extensions !== undefined ? { extensions: parseExtensionDeclarations(extensions) } : {}),
+    };
+  }
+  return merged;
 }
 
 /** What the API and CLI show for a connection: everything an admin pastes into the IdP, no secrets. */
@@ -354,6 +378,87 @@ export class AdminService {
       at: new Date(),
     });
     return updated ?? user;
+  }
+
+  // ---- SCIM credentials ----
+
+  private get scimCredentials(): ScimCredentials {
+    return new ScimCredentials(this.store);
+  }
+
+  private async logAdmin(connection: Connection, type: string, subject: string | null, details: Record<string, unknown>): Promise<void> {
+    await this.store.events.append({
+      tenantId: connection.tenantId,
+      connectionId: connection.id,
+      channel: 'admin',
+      type,
+      outcome: 'success',
+      subject,
+      reason: null,
+      details,
+      at: new Date(),
+    });
+  }
+
+  /** A new SCIM bearer token (default 365 days); the token itself is in this answer only. */
+  async createScimToken(ref: string, input: unknown): Promise<{ id: string; token: string; prefix: string; expiresAt: string }> {
+    const connection = await this.getConnection(ref);
+    const { expiresInDays } = parseInput(ScimTokenBody, input);
+    const created = await this.scimCredentials.createToken(connection, { expiresInDays });
+    await this.logAdmin(connection, 'scim_token_created', created.prefix, { tokenId: created.id, expiresAt: created.expiresAt });
+    return created;
+  }
+
+  async listScimTokens(ref: string): Promise<TokenView[]> {
+    const connection = await this.getConnection(ref);
+    return this.scimCredentials.listTokens(connection.id);
+  }
+
+  async extendScimToken(ref: string, tokenId: string, input: unknown): Promise<TokenView> {
+    const connection = await this.getConnection(ref);
+    const { expiresInDays } = parseInput(ScimTokenBody, input);
+    const view = await this.scimCredentials.extendToken(connection.id, tokenId, { expiresInDays });
+    await this.logAdmin(connection, 'scim_token_extended', view.prefix, { tokenId, expiresAt: view.expiresAt });
+    return view;
+  }
+
+  async revokeScimToken(ref: string, tokenId: string): Promise<TokenView> {
+    const connection = await this.getConnection(ref);
+    const view = await this.scimCredentials.revokeToken(connection.id, tokenId);
+    await this.logAdmin(connection, 'scim_token_revoked', view.prefix, { tokenId });
+    return view;
+  }
+
+  /** A new OAuth client-credentials client for the connection's SCIM endpoint; the secret is in this answer only. */
+  async createScimClient(ref: string): Promise<{ id: string; clientId: string; clientSecret: string; tokenUrl: string }> {
+    const connection = await this.getConnection(ref);
+    const created = await this.scimCredentials.createClient(connection);
+    await this.logAdmin(connection, 'scim_client_created', created.clientId, { id: created.id });
+    return { ...created, tokenUrl: `${this.options.baseUrl}/scim/oauth/token` };
+  }
+
+  async listScimClients(ref: string): Promise<ClientView[]> {
+    const connection = await this.getConnection(ref);
+    return this.scimCredentials.listClients(connection.id);
+  }
+
+  async revokeScimClient(ref: string, id: string): Promise<ClientView> {
+    const connection = await this.getConnection(ref);
+    const view = await this.scimCredentials.revokeClient(connection.id, id);
+    await this.logAdmin(connection, 'scim_client_revoked', view.clientId, { id: view.id });
+    return view;
+  }
+
+  /** The connection's SCIM endpoint and the "token expiring" flag (tokens that have had an expiry alert). */
+  async scimStatus(ref: string): Promise<{ baseUrl: string; tokenUrl: string; tokenExpiring: boolean; expiringTokens: { tokenId: string; prefix: string; expiresAt: string }[] }> {
+    const connection = await this.getConnection(ref);
+    const expiringTokens = await expiringTokenFlag(this.store, connection.id);
+    return {
+      baseUrl: `${this.options.baseUrl}/scim/v2`,
+      tokenUrl: `${this.options.baseUrl}/scim/oauth/token`,
+      tokenExpiring: expiringTokens.length > 0,
+      expiringTokens,
+    };
   }
 
   async listEvents(ref: string, query: { limit: number; before?: Date; outcome?: ProvisioningEvent['outcome']; channel?: Channel }): Promise<ProvisioningEvent[]> {

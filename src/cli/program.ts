@@ -10,6 +10,7 @@ import { silentLogger } from '../common/log';
 import { ConfigError, parseEnv } from '../config/env';
 import type { ProvisioningEvent, Tenant } from '../provisioning/types';
 import { parseRenameCsv } from '../admin/rename-csv';
+import { createBootstrapLink } from '../admin/bootstrap';
 import { openStore } from '../store';
 import type { Store } from '../store/ports';
 
@@ -207,6 +208,90 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         for (const e of fresh) seen.add(e.id);
         if (fresh.length > 0) io.out(`${fresh.map(format).join('\n')}\n`);
       }
+    });
+
+  const adminCommand = program.command('admin').description('the admin console');
+  adminCommand
+    .command('bootstrap')
+    .description('print a one-time link to the admin console (works once, for 15 minutes): for the first start, or when locked out')
+    .action(async () => {
+      const baseUrl = parseEnv(io.env).baseUrl;
+      const link = await withAdmin(() => createBootstrapLink(store!.requestCache, baseUrl));
+      print(json(), { url: link.url, expiresAt: link.expiresAt.toISOString() }, () =>
+        [`Open this one-time link to the admin console (valid until ${link.expiresAt.toISOString()}, once):`, `  ${link.url}`].join('\n'),
+      );
+    });
+
+  const scimToken = program.command('scim-token').description("manage a connection's SCIM bearer tokens (Entra: Provisioning > Secret Token)");
+  scimToken
+    .command('create')
+    .description('create a SCIM token (shown once; only its hash is kept)')
+    .requiredOption('--connection <connection>', 'connection slug or id')
+    .option('--days <n>', 'days until it expires (default 365)')
+    .action(async (o: { connection: string; days?: string }) => {
+      const t = await withAdmin((a) => a.createScimToken(o.connection, o.days ? { expiresInDays: o.days } : {}));
+      print(json(), t, () =>
+        [`SCIM token ${t.id} created, expires ${t.expiresAt}. Copy it now, it is not shown again:`, `  ${t.token}`].join('\n'),
+      );
+    });
+  scimToken
+    .command('list')
+    .description("list a connection's SCIM tokens (prefix, created, expires, last used)")
+    .requiredOption('--connection <connection>', 'connection slug or id')
+    .action(async (o: { connection: string }) => {
+      const items = await withAdmin((a) => a.listScimTokens(o.connection));
+      print(json(), items, () =>
+        items.length === 0
+          ? 'No SCIM tokens.'
+          : items
+              .map((t) => `${t.id}\t${t.prefix}…\t${t.status}\tcreated ${t.createdAt}\texpires ${t.expiresAt}\tlast used ${t.lastUsedAt ?? 'never'}`)
+              .join('\n'),
+      );
+    });
+  scimToken
+    .command('extend <token-id>')
+    .description('set a SCIM token to expire N days from now (default 365)')
+    .requiredOption('--connection <connection>', 'connection slug or id')
+    .option('--days <n>', 'days from now')
+    .action(async (id: string, o: { connection: string; days?: string }) => {
+      const t = await withAdmin((a) => a.extendScimToken(o.connection, id, o.days ? { expiresInDays: o.days } : {}));
+      print(json(), t, () => `SCIM token ${t.prefix}… now expires ${t.expiresAt}.`);
+    });
+  scimToken
+    .command('revoke <token-id>')
+    .description('revoke a SCIM token at once')
+    .requiredOption('--connection <connection>', 'connection slug or id')
+    .action(async (id: string, o: { connection: string }) => {
+      const t = await withAdmin((a) => a.revokeScimToken(o.connection, id));
+      print(json(), t, () => `SCIM token ${t.prefix}… revoked.`);
+    });
+
+  const scimClientCommand = program.command('scim-client').description('manage OAuth 2.0 client-credentials clients of a connection\'s SCIM endpoint');
+  scimClientCommand
+    .command('create')
+    .description('create a client id and secret (the secret is shown once)')
+    .requiredOption('--connection <connection>', 'connection slug or id')
+    .action(async (o: { connection: string }) => {
+      const c = await withAdmin((a) => a.createScimClient(o.connection));
+      print(json(), c, () =>
+        [`OAuth client created. Token endpoint: ${c.tokenUrl}`, `  client_id:     ${c.clientId}`, `  client_secret: ${c.clientSecret}   (shown once)`].join('\n'),
+      );
+    });
+  scimClientCommand
+    .command('list')
+    .description("list a connection's OAuth clients")
+    .requiredOption('--connection <connection>', 'connection slug or id')
+    .action(async (o: { connection: string }) => {
+      const items = await withAdmin((a) => a.listScimClients(o.connection));
+      print(json(), items, () => (items.length === 0 ? 'No OAuth clients.' : items.map((c) => `${c.id}\t${c.clientId}\t${c.status}\tlast used ${c.lastUsedAt ?? 'never'}`).join('\n')));
+    });
+  scimClientCommand
+    .command('revoke <client>')
+    .description('revoke a client (by id or client_id) and the access tokens it obtained')
+    .requiredOption('--connection <connection>', 'connection slug or id')
+    .action(async (id: string, o: { connection: string }) => {
+      const c = await withAdmin((a) => a.revokeScimClient(o.connection, id));
+      print(json(), c, () => `OAuth client ${c.clientId} revoked.`);
     });
 
   program

@@ -1,7 +1,9 @@
 /**
- * Configuration from the environment, validated with zod. Pure: reads only the object it is given.
+ * Configuration from the environment, validated with zod. Pure: reads only the object it is given (and, for the
+ * SAML_WORKERS default, how many CPUs the process may use).
  * A bad value yields a ConfigError naming the variable; main turns it into one line on stderr and exit code 2.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 export class ConfigError extends Error {
@@ -63,6 +65,23 @@ const EnvSchema = z.object({
   ALLOW_PRIVATE_METADATA_URLS: booleanFlag.default(false),
   ACS_RATE_LIMIT_PER_MINUTE: positiveInt(1_000_000).default(600),
   EVENT_RETENTION_DAYS: positiveInt(3650).default(90),
+  SCIM_RATE_LIMIT_PER_MINUTE: positiveInt(10_000_000).default(6000),
+  SMTP_URL: z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        const u = new URL(v);
+        return (u.protocol === 'smtp:' || u.protocol === 'smtps:') && u.hostname !== '';
+      } catch {
+        return false;
+      }
+    }, 'must be smtp://[user:password@]host[:port] or smtps://...')
+    .optional(),
+  SMTP_FROM: z.string().trim().email('must be an email address, e.g. gatehouse@example.com').optional(),
+  SAML_WORKERS: z.coerce.number().int('must be a whole number').min(0).max(256).optional(),
+  ADMIN_TENANT: z.string().trim().toLowerCase().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a tenant slug, e.g. contoso').optional(),
+  ADMIN_GROUP: z.string().trim().min(1).max(256).optional(),
 });
 
 export type ParsedEnv = z.infer<typeof EnvSchema>;
@@ -87,6 +106,20 @@ export interface Settings {
   acsRateLimitPerMinute: number;
   /** Provisioning-log entries older than this are deleted. */
   eventRetentionMs: number;
+  /** Requests per minute per SCIM token. */
+  scimRateLimitPerMinute: number;
+  /** Outgoing mail (SCIM token expiry alerts); null: alerts are logged and flagged only. */
+  smtp: { url: string; from: string } | null;
+  /** Worker threads validating SAML signatures; 0 validates on the main thread. */
+  samlWorkers: number;
+  /** Admin console sign-in by SAML: members of this group (external id or name) of this tenant are admins. */
+  adminTenant: string | null;
+  adminGroup: string | null;
+}
+
+/** SAML_WORKERS when unset: one worker per CPU the process may use. */
+export function defaultSamlWorkers(): number {
+  return Math.max(1, availableParallelism());
 }
 
 function parseTrustProxy(raw: string): false | number | string {
@@ -124,6 +157,11 @@ export function parseEnv(env: NodeJS.ProcessEnv): Settings {
   if ((e.SP_KEY_FILE && !e.SP_CERT_FILE) || (!e.SP_KEY_FILE && e.SP_CERT_FILE)) {
     throw new ConfigError(e.SP_KEY_FILE ? 'SP_CERT_FILE' : 'SP_KEY_FILE', 'SP_KEY_FILE and SP_CERT_FILE must be set together');
   }
+  // Both or neither: a tenant alone would make every one of its users an admin.
+  if (Boolean(e.ADMIN_TENANT) !== Boolean(e.ADMIN_GROUP)) {
+    throw new ConfigError(e.ADMIN_TENANT ? 'ADMIN_GROUP' : 'ADMIN_TENANT', 'ADMIN_TENANT and ADMIN_GROUP must be set together');
+  }
+  if (e.SMTP_URL && !e.SMTP_FROM) throw new ConfigError('SMTP_FROM', 'is required when SMTP_URL is set (the sender of alert mails)');
   if (e.SESSION_ABSOLUTE_HOURS * 60 < e.SESSION_IDLE_MINUTES) {
     throw new ConfigError('SESSION_IDLE_MINUTES', 'must not exceed SESSION_ABSOLUTE_HOURS');
   }
@@ -145,5 +183,10 @@ export function parseEnv(env: NodeJS.ProcessEnv): Settings {
     allowPrivateMetadataUrls: e.ALLOW_PRIVATE_METADATA_URLS,
     acsRateLimitPerMinute: e.ACS_RATE_LIMIT_PER_MINUTE,
     eventRetentionMs: e.EVENT_RETENTION_DAYS * 86_400_000,
+    scimRateLimitPerMinute: e.SCIM_RATE_LIMIT_PER_MINUTE,
+    smtp: e.SMTP_URL ? { url: e.SMTP_URL, from: e.SMTP_FROM! } : null,
+    samlWorkers: e.SAML_WORKERS ?? defaultSamlWorkers(),
+    adminTenant: e.ADMIN_TENANT ?? null,
+    adminGroup: e.ADMIN_GROUP ?? null,
   };
 }

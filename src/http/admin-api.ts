@@ -61,7 +61,28 @@ export function adminApiRouter(admin: AdminService, adminApiKey: string): Router
   });
 
   r.get('/connections/:id', async (req, res) => {
-    res.json(admin.view(await admin.getConnection(req.params.id!)));
+    res.json({ ...admin.view(await admin.getConnection(req.params.id!)), scim: await admin.scimStatus(req.params.id!) });
+  });
+  r.post('/connections/:id/scim-tokens', async (req, res) => {
+    res.status(201).set('Cache-Control', 'no-store').json(await admin.createScimToken(req.params.id!, req.body));
+  });
+  r.get('/connections/:id/scim-tokens', async (req, res) => {
+    res.json({ items: await admin.listScimTokens(req.params.id!) });
+  });
+  r.post('/connections/:id/scim-tokens/:tokenId/extend', async (req, res) => {
+    res.json(await admin.extendScimToken(req.params.id!, req.params.tokenId!, req.body));
+  });
+  r.delete('/connections/:id/scim-tokens/:tokenId', async (req, res) => {
+    res.json(await admin.revokeScimToken(req.params.id!, req.params.tokenId!));
+  });
+  r.post('/connections/:id/scim-clients', async (req, res) => {
+    res.status(201).set('Cache-Control', 'no-store').json(await admin.createScimClient(req.params.id!));
+  });
+  r.get('/connections/:id/scim-clients', async (req, res) => {
+    res.json({ items: await admin.listScimClients(req.params.id!) });
+  });
+  r.delete('/connections/:id/scim-clients/:clientId', async (req, res) => {
+    res.json(await admin.revokeScimClient(req.params.id!, req.params.clientId!));
   });
   r.patch('/connections/:id', async (req, res) => {
     res.json(await admin.updateConnection(req.params.id!, req.body));

@@ -14,8 +14,14 @@ import type { SamlService } from '../saml/service';
 import type { Store } from '../store/ports';
 import { adminApiRouter } from './admin-api';
 import { errorHandler, notFound, sendError } from './errors';
+import { ScimCredentials } from '../scim/credentials';
+import { scimRouter } from './scim';
 import { createPassport, sessionMiddleware, sessionRouter } from './session';
 import { samlStrategy, ssoRouter } from './sso';
+import { consoleAdminOf } from './console/context';
+import { consoleRouter } from './console/router';
+import { formatters } from './web/format';
+import { loginRouter } from './web/login';
 
 export interface AppOptions {
   store: Store;
@@ -29,6 +35,13 @@ export interface AppOptions {
   trustProxy: false | number | string;
   allowPrivateMetadataUrls: boolean;
   acsRateLimitPerMinute: number;
+  /** Requests per minute per SCIM token (default 6000). */
+  scimRateLimitPerMinute?: number;
+  /** Admin console sign-in by SAML (ADMIN_TENANT / ADMIN_GROUP); absent: bootstrap links only. */
+  adminTenant?: string | null;
+  adminGroup?: string | null;
+  /** The SP certificate, for the console (its expiry; SP metadata before a connection is saved). */
+  spCertPem?: string | null;
 }
 
 /** views/ at the repository root, from src/http (tests) or dist/src/http (built). */
@@ -39,6 +52,7 @@ export const VIEWS_DIR = [path.resolve(__dirname, '../../views'), path.resolve(_
 /** The SAMLResponse is capped inside the pipeline too; this stops oversized bodies before they are buffered. */
 export const ACS_BODY_LIMIT = '512kb';
 const ADMIN_BODY_LIMIT = '3mb';
+export const DEFAULT_SCIM_RATE_LIMIT_PER_MINUTE = 6000;
 
 export function createApp(options: AppOptions): { app: Express; admin: AdminService } {
   const { store, logger } = options;
@@ -47,7 +61,24 @@ export function createApp(options: AppOptions): { app: Express; admin: AdminServ
   app.set('trust proxy', options.trustProxy);
   app.set('views', VIEWS_DIR);
   app.set('view engine', 'ejs');
+  app.locals.fmt = formatters;
 
+  // One session store for the sessions and for revoking a deprovisioned user's sessions.
+  const sessionStore = store.createSessionStore({ ttlSeconds: Math.ceil(options.sessionIdleMs / 1000) });
+  // SCIM first: it is the hot path of a large initial sync. Its requests are logged in the provisioning log (every
+  // request, with status and duration) rather than the access log; provisioning clients get JSON only (no pages to
+  // protect with CSP and frame rules; the router sets nosniff itself) and have no session.
+  app.use(
+    '/scim',
+    scimRouter({
+      store,
+      credentials: new ScimCredentials(store),
+      sessions: sessionStore,
+      logger,
+      baseUrl: options.baseUrl,
+      rateLimitPerMinute: options.scimRateLimitPerMinute ?? DEFAULT_SCIM_RATE_LIMIT_PER_MINUTE,
+    }),
+  );
   app.use(
     pinoHttp({
       logger,
@@ -102,6 +133,7 @@ export function createApp(options: AppOptions): { app: Express; admin: AdminServ
   app.use(
     sessionMiddleware({
       store,
+      sessionStore,
       secret: options.sessionSecret,
       secureCookies: options.baseUrl.startsWith('https:'),
       idleMs: options.sessionIdleMs,
@@ -129,7 +161,25 @@ export function createApp(options: AppOptions): { app: Express; admin: AdminServ
       acsBodyParser: express.urlencoded({ extended: false, limit: ACS_BODY_LIMIT, parameterLimit: 10 }),
     }),
   );
+  const adminPolicy = { tenant: options.adminTenant ?? null, group: options.adminGroup ?? null };
+  app.use((req, res, next) => {
+    // Lets any page (e.g. /me) offer the console to admins.
+    res.locals.consoleAdmin = consoleAdminOf(req, adminPolicy);
+    next();
+  });
   app.use(sessionRouter());
+  app.use(loginRouter(store));
+  app.use(
+    consoleRouter({
+      store,
+      admin,
+      saml: options.saml,
+      baseUrl: options.baseUrl,
+      policy: adminPolicy,
+      spCertPem: options.spCertPem ?? null,
+      allowPrivateMetadataUrls: options.allowPrivateMetadataUrls,
+    }),
+  );
   app.use('/api', adminApiRouter(admin, options.adminApiKey));
   app.get('/', (_req, res) => {
     res.redirect(302, '/me');

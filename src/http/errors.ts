@@ -7,6 +7,7 @@ import type { ErrorRequestHandler, Request, Response } from 'express';
 import { AppError } from '../common/errors';
 import { ProvisioningRefusal } from '../provisioning/identity';
 import { SamlRefusal } from '../saml/refusal';
+import { endUserCopy } from './web/refusal-copy';
 
 export interface HttpErrorBody {
   status: number;
@@ -42,7 +43,7 @@ export function sendError(req: Request, res: Response, body: HttpErrorBody, refe
   if (res.headersSent) return;
   res.status(body.status);
   if (wantsHtml(req)) {
-    res.render('error', { title: 'Sign-in problem', code: body.code, message: body.message, reference: reference ?? null });
+    res.render('error', { code: body.code, copy: endUserCopy(body.code, body.message), reference: reference ?? null });
     return;
   }
   res.json({ error: { code: body.code, message: body.message, ...(body.details ? { details: body.details } : {}), ...(reference ? { reference } : {}) } });

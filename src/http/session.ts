@@ -6,7 +6,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import session from 'express-session';
 import passport from 'passport';
 import type { Group, Tenant, User } from '../provisioning/types';
-import type { Store } from '../store/ports';
+import type { RevocableSessionStore, Store } from '../store/ports';
 
 /** What req.user holds for a signed-in request (loaded fresh from the store on every request). */
 export interface SessionPrincipal {
@@ -39,6 +39,8 @@ export interface SessionOptions {
   secureCookies: boolean;
   idleMs: number;
   absoluteMs: number;
+  /** The session store to use (shared with what revokes sessions, e.g. SCIM deprovisioning); made here when absent. */
+  sessionStore?: RevocableSessionStore;
 }
 
 export async function loadPrincipal(store: Store, userId: string): Promise<SessionPrincipal | null> {
@@ -68,7 +70,7 @@ export function createPassport(store: Store): passport.PassportStatic {
 }
 
 export function sessionMiddleware(options: SessionOptions): RequestHandler[] {
-  const sessionStore = options.store.createSessionStore({ ttlSeconds: Math.ceil(options.idleMs / 1000) });
+  const sessionStore = options.sessionStore ?? options.store.createSessionStore({ ttlSeconds: Math.ceil(options.idleMs / 1000) });
   const enforceAbsoluteLifetime: RequestHandler = (req, _res, next) => {
     const startedAt = req.session?.authenticatedAt;
     if (startedAt !== undefined && Date.now() - startedAt > options.absoluteMs) {

@@ -14,6 +14,7 @@ import type { SamlService } from '../saml/service';
 import type { Store } from '../store/ports';
 import { referenceCode, sendError } from './errors';
 import type { SessionPrincipal } from './session';
+import { claimTestSignIn, recordTestSignIn, testSignInReturnTo } from './web/test-sign-in';
 
 export const SAML_STRATEGY = 'gatehouse-saml';
 export const DEFAULT_RETURN_TO = '/me';
@@ -30,27 +31,59 @@ async function resolveConnection(store: Store, slug: string): Promise<ResolvedCo
   return { connection, tenant };
 }
 
+/** What the strategy hands the route when a sign-in is refused. */
+interface SignInFailure {
+  refusal: SamlRefusal | ProvisioningRefusal;
+  /** Shown to the person and written to the provisioning log, so the admin can find the attempt. */
+  reference: string;
+  /** Set for an admin's test sign-in (src/http/web/test-sign-in): the console page that shows the result. */
+  testResultPath: string | null;
+}
+
+interface SignInSuccess {
+  returnTo: string | null;
+  connectionId: string;
+  /** A test sign-in: the result was recorded for the admin; no session is started. */
+  isTest: boolean;
+}
+
 /**
  * The passport strategy: validate the posted response (every check of design.md section 4), provision the
- * identity, and hand passport the principal. Refusals go to `fail` with the refusal, so the route renders them.
+ * identity, and hand passport the principal. Refusals go to `fail` with a SignInFailure, so the route renders them.
  */
 export function samlStrategy(store: Store, saml: SamlService): passport.Strategy {
   return {
     name: SAML_STRATEGY,
     authenticate(req: Request) {
+      const reference = referenceCode();
+      let testId: string | null = null;
       const run = async () => {
         const { connection, tenant } = await resolveConnection(store, String(req.params.connection));
         const assertion = await saml.validateAcsPost(connection, req.body);
+        testId = await claimTestSignIn(store, connection, assertion);
         const identity = identityFromAssertion(assertion, { groupsClaim: connection.settings.jit.groupsClaim });
-        const result = await provisionIdentity(store, { tenant, connection }, identity, { channel: 'saml' });
+        let result;
+        try {
+          result = await provisionIdentity(store, { tenant, connection }, identity, { channel: 'saml', reference });
+        } catch (error) {
+          if (testId && error instanceof ProvisioningRefusal) {
+            await recordTestSignIn(store, connection, testId, assertion, { decision: 'refused', reason: error.reason, username: error.subject, userId: null, reference });
+          }
+          throw error;
+        }
+        if (testId) {
+          await recordTestSignIn(store, connection, testId, assertion, { decision: result.via, reason: null, username: result.user.username, userId: result.user.id, reference: null });
+        }
         const principal: SessionPrincipal = { user: result.user, tenant, groups: result.groups };
         return { principal, returnTo: assertion.returnTo, connection };
       };
       run().then(
-        ({ principal, returnTo, connection }) => this.success(principal, { returnTo, connectionId: connection.id }),
+        ({ principal, returnTo, connection }) => this.success(principal, { returnTo, connectionId: connection.id, isTest: testId !== null } satisfies SignInSuccess),
         (error: unknown) => {
-          if (error instanceof SamlRefusal || error instanceof ProvisioningRefusal) this.fail(error as never, 403);
-          else this.error(error);
+          if (error instanceof SamlRefusal || error instanceof ProvisioningRefusal) {
+            const failure: SignInFailure = { refusal: error, reference, testResultPath: testId ? testSignInReturnTo(testId) : null };
+            this.fail(failure as never, 403);
+          } else this.error(error);
         },
       );
     },
@@ -86,8 +119,7 @@ export function ssoRouter(options: SsoRouterOptions): Router {
     pp.authenticate(SAML_STRATEGY, { session: false }, (error: unknown, principal: SessionPrincipal | false, info: unknown) => {
       if (error) return next(error);
       if (!principal) {
-        const refusal = info as SamlRefusal | ProvisioningRefusal;
-        const reference = referenceCode();
+        const { refusal, reference, testResultPath } = info as SignInFailure;
         const code = refusal instanceof SamlRefusal ? refusal.reason : refusal.reason;
         const status = refusal instanceof SamlRefusal ? refusal.status : 403;
         // The log names the reason and the connection; never the assertion.
@@ -95,10 +127,17 @@ export function ssoRouter(options: SsoRouterOptions): Router {
         if (refusal instanceof SamlRefusal && refusal.reason !== 'unknown_connection') {
           void recordRefusal(store, String(req.params.connection), code, reference);
         }
-        sendError(req, res, { status, code, message: refusal.message }, reference);
+        // An admin's test sign-in shows its refusal on the console's result page, with the claims that caused it.
+        if (testResultPath) res.redirect(303, testResultPath);
+        else sendError(req, res, { status, code, message: refusal.message }, reference);
         return;
       }
-      const { returnTo, connectionId } = info as { returnTo: string | null; connectionId: string };
+      const { returnTo, connectionId, isTest } = info as SignInSuccess;
+      if (isTest) {
+        // The admin's session stays as it is: the test result was recorded, no session starts for the tested user.
+        res.redirect(303, safeLocalPath(returnTo) ?? DEFAULT_RETURN_TO);
+        return;
+      }
       // passport regenerates the session on login: a pre-login session id never becomes an authenticated one.
       req.login(principal, { session: true }, (loginError) => {
         if (loginError) return next(loginError);

@@ -1,4 +1,5 @@
-import { ConfigError, parseEnv } from '../../src/config/env';
+import { availableParallelism } from 'node:os';
+import { ConfigError, defaultSamlWorkers, parseEnv } from '../../src/config/env';
 
 const SECRET = 'x'.repeat(40);
 
@@ -77,10 +78,22 @@ describe('parseEnv', () => {
     [{ SESSION_IDLE_MINUTES: '600', SESSION_ABSOLUTE_HOURS: '1' }, 'SESSION_IDLE_MINUTES'],
     [{ SP_KEY_FILE: '/k.pem' }, 'SP_CERT_FILE'],
     [{ EVENT_RETENTION_DAYS: '0' }, 'EVENT_RETENTION_DAYS'],
+    [{ SAML_WORKERS: '-1' }, 'SAML_WORKERS'],
+    [{ SAML_WORKERS: '1.5' }, 'SAML_WORKERS'],
+    [{ SAML_WORKERS: 'many' }, 'SAML_WORKERS'],
+    [{ SAML_WORKERS: '1000' }, 'SAML_WORKERS'],
   ])('names the bad variable in %j', (env, variable) => {
     const error = configErrorFor(env);
     expect(error.variable).toBe(variable);
     expect(error.message.startsWith(`${variable}: `)).toBe(true);
+  });
+
+  it('runs one SAML validation worker per available CPU unless SAML_WORKERS says otherwise (0: inline)', () => {
+    expect(defaultSamlWorkers()).toBe(Math.max(1, availableParallelism()));
+    expect(parseEnv({}).samlWorkers).toBe(defaultSamlWorkers());
+    expect(parseEnv({ SAML_WORKERS: '' }).samlWorkers).toBe(defaultSamlWorkers());
+    expect(parseEnv({ SAML_WORKERS: '0' }).samlWorkers).toBe(0);
+    expect(parseEnv({ SAML_WORKERS: ' 3 ' }).samlWorkers).toBe(3);
   });
 
   it('refuses production without its secrets, one variable at a time', () => {

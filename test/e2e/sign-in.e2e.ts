@@ -72,7 +72,7 @@ describe('sign-in in Chromium', () => {
     idp.nextResponse = { now: new Date(Date.now() - 2 * 3_600_000) };
     const page = await context.newPage();
     await page.goto(`${gh.baseUrl}/sso/contoso-entra/login?returnTo=/me`);
-    await page.getByRole('heading', { name: "We couldn't sign you in" }).waitFor();
+    await page.getByRole('heading', { name: 'Your sign-in took too long' }).waitFor();
     const text = (await page.textContent('body')) ?? '';
     expect(text).toMatch(/expired/);
     expect(text).toMatch(/[0-9A-F]{8}/);

@@ -1,6 +1,7 @@
 /**
- * Builds a real Gatehouse app for HTTP tests: a fresh in-memory SQLite store, the real SAML service and the real
- * Express app. Nothing is mocked; each call is fully isolated.
+ * Builds a real Gatehouse app for HTTP tests: a fresh in-memory SQLite store, the real SAML service (with a pool of
+ * two validation worker threads, as in production) and the real Express app. Nothing is mocked; each call is fully
+ * isolated.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { silentLogger } from '../../src/common/log';
 import { createApp } from '../../src/http/app';
 import type { AdminService } from '../../src/admin/service';
 import { SamlService } from '../../src/saml/service';
+import { ValidationPool } from '../../src/saml/validation-pool';
 import { openStore } from '../../src/store';
 import type { Store } from '../../src/store/ports';
 
@@ -25,6 +27,8 @@ export interface TestGateway {
   app: Express;
   store: Store;
   saml: SamlService;
+  /** The service's validation workers (started on first use). */
+  validationPool: ValidationPool;
   admin: AdminService;
   close(): Promise<void>;
 }
@@ -36,12 +40,14 @@ export interface TestGatewayOptions {
   allowPrivateMetadataUrls?: boolean;
   baseUrl?: string;
   trustProxy?: false | number;
+  scimRateLimitPerMinute?: number;
 }
 
 export async function createTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const logger = silentLogger();
   const store = await openStore('sqlite::memory:', { logger });
   const baseUrl = options.baseUrl ?? BASE_URL;
+  const validationPool = new ValidationPool({ size: 2, logger });
   const saml = new SamlService({
     baseUrl,
     spPrivateKeyPem: fixture('sp-signing.key'),
@@ -49,6 +55,7 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
     replayCache: store.replayCache,
     requestCache: store.requestCache,
     logger,
+    validationPool,
   });
   const { app, admin } = createApp({
     store,
@@ -62,8 +69,19 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
     trustProxy: options.trustProxy ?? false,
     allowPrivateMetadataUrls: options.allowPrivateMetadataUrls ?? false,
     acsRateLimitPerMinute: options.acsRateLimitPerMinute ?? 10_000,
+    scimRateLimitPerMinute: options.scimRateLimitPerMinute ?? 100_000,
   });
-  return { app, store, saml, admin, close: () => store.close() };
+  return {
+    app,
+    store,
+    saml,
+    validationPool,
+    admin,
+    close: async () => {
+      await validationPool.close();
+      await store.close();
+    },
+  };
 }
 
 export const authHeader = { Authorization: `Bearer ${ADMIN_KEY}` };

@@ -120,12 +120,13 @@ describe('SP-initiated sign-in', () => {
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toMatch(/text\/html/);
     expect(res.text).toContain('unsolicited_response');
-    expect(res.text).toMatch(/Reference<\/dt><dd><code>[0-9A-F]{8}</);
+    const reference = /data-testid="reference">([0-9A-F]{8})</.exec(res.text)?.[1];
+    expect(reference).toBeDefined();
     expect(sessionCookieOf(res)).toBeNull();
     expect(await counts()).toEqual({ users: 0, groups: 0 });
     const events = await gw.store.events.list({ connectionId, limit: 10 });
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ type: 'login', outcome: 'refused', reason: 'unsolicited_response', channel: 'saml' });
+    expect(events[0]).toMatchObject({ type: 'login', outcome: 'refused', reason: 'unsolicited_response', channel: 'saml', details: { reference } });
     expect(JSON.stringify(events[0])).not.toContain(idp.postBody(sp).SAMLResponse.slice(0, 40));
   });
 });
