@@ -16,7 +16,11 @@ import { startGateway, type RunningGateway } from '../../src/server';
 import { escapeXml, TestIdp, type ResponseOptions, type SpTarget } from '../helpers/test-idp';
 
 export const FIXTURES = path.resolve(__dirname, '../fixtures');
-export const SCREENSHOTS = path.resolve(__dirname, '../../docs/screenshots');
+/** The README's screenshots are refreshed only on request; a normal run writes them to a temp dir (still rendered). */
+export const SCREENSHOTS =
+  process.env.GATEHOUSE_SCREENSHOTS === '1'
+    ? path.resolve(__dirname, '../../docs/screenshots')
+    : path.join(tmpdir(), 'gatehouse-e2e-screenshots');
 
 export const CHROMIUM_ARGS = [
   '--headless',
