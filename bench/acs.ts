@@ -14,14 +14,9 @@ import path from 'node:path';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
-import { silentLogger } from '../src/common/log';
 import { parseEnv } from '../src/config/env';
-import { createApp } from '../src/http/app';
-import { SamlService } from '../src/saml/service';
-import { createValidationPool } from '../src/saml/validation-pool';
-import { openStore } from '../src/store';
+import { createTestGateway } from '../test/helpers/gateway';
 import { TestIdp, testCertPem, type SpTarget } from '../test/helpers/test-idp';
-import { readFixture } from './fixtures';
 import { parseArgs, summarise, type RunSummary } from './stats';
 import type { LoadRequest, LoadResult } from './http-load-worker';
 
@@ -117,30 +112,12 @@ function httpLoad(request: LoadRequest): Promise<LoadResult> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-bench-'));
-  const logger = silentLogger();
-  const store = await openStore(`sqlite:${path.join(dir, 'bench.db')}`, { logger });
   const { samlWorkers } = parseEnv({ SAML_WORKERS: process.env.SAML_WORKERS });
-  const validationPool = createValidationPool(samlWorkers, logger);
-  const saml = new SamlService({
+  // The same app the HTTP tests build, on a file database and with production's worker count.
+  const { app, admin, store, close } = await createTestGateway({
     baseUrl: BASE_URL,
-    spPrivateKeyPem: readFixture('sp-signing.key'),
-    spCertPem: readFixture('sp-signing.crt'),
-    replayCache: store.replayCache,
-    requestCache: store.requestCache,
-    logger,
-    validationPool,
-  });
-  const { app, admin } = createApp({
-    store,
-    saml,
-    logger,
-    baseUrl: BASE_URL,
-    sessionSecret: 'bench-session-secret-0123456789abcdefghijklmnop',
-    adminApiKey: 'bench-admin-key-0123456789abcdefghijklmnop',
-    sessionIdleMs: 3_600_000,
-    sessionAbsoluteMs: 12 * 3_600_000,
-    trustProxy: false,
-    allowPrivateMetadataUrls: false,
+    databaseUrl: `sqlite:${path.join(dir, 'bench.db')}`,
+    samlWorkers,
     acsRateLimitPerMinute: 1_000_000_000,
   });
   const idp = new TestIdp();
@@ -170,8 +147,7 @@ async function main(): Promise<void> {
   const users = await store.users.listByTenant(conn.tenantId, { offset: 0, limit: 1 });
 
   server.close();
-  await validationPool?.close();
-  await store.close();
+  await close();
   rmSync(dir, { recursive: true, force: true });
 
   for (const [name, run] of [['first', firstRun], ['repeat', repeatRun]] as const) {

@@ -1,20 +1,21 @@
 /**
- * Builds a real Gatehouse app for HTTP tests: a fresh in-memory SQLite store, the real SAML service (with a pool of
- * two validation worker threads, as in production) and the real Express app. Nothing is mocked; each call is fully
- * isolated.
+ * Builds a real Gatehouse app for HTTP tests (and the benchmarks): a fresh SQLite store (in memory unless told
+ * otherwise), the real SAML service (with a pool of two validation worker threads by default, as in production) and
+ * the real Express app. Nothing is mocked; each call is fully isolated.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Express } from 'express';
-import { silentLogger } from '../../src/common/log';
+import { silentLogger, type Logger } from '../../src/common/log';
 import { createApp } from '../../src/http/app';
 import type { AdminService } from '../../src/admin/service';
 import { SamlService } from '../../src/saml/service';
-import { ValidationPool } from '../../src/saml/validation-pool';
+import { createValidationPool, type ValidationPool } from '../../src/saml/validation-pool';
 import { openStore } from '../../src/store';
 import type { Store } from '../../src/store/ports';
+import { FIXTURES_DIR } from './test-idp';
 
-export const FIXTURES = path.resolve(__dirname, '../fixtures');
+export const FIXTURES = FIXTURES_DIR;
 /** http, so supertest's cookie jar sends the session cookie (a https BASE_URL makes it Secure; tested separately). */
 export const BASE_URL = 'http://gatehouse.test';
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdefghijklmnop';
@@ -27,8 +28,8 @@ export interface TestGateway {
   app: Express;
   store: Store;
   saml: SamlService;
-  /** The service's validation workers (started on first use). */
-  validationPool: ValidationPool;
+  /** The service's validation workers (null with samlWorkers: 0). */
+  validationPool: ValidationPool | null;
   admin: AdminService;
   close(): Promise<void>;
 }
@@ -41,13 +42,18 @@ export interface TestGatewayOptions {
   baseUrl?: string;
   trustProxy?: false | number;
   scimRateLimitPerMinute?: number;
+  /** Default: a fresh in-memory database. */
+  databaseUrl?: string;
+  /** Validation worker threads; default 2, 0 validates on the main thread. */
+  samlWorkers?: number;
+  logger?: Logger;
 }
 
 export async function createTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
-  const logger = silentLogger();
-  const store = await openStore('sqlite::memory:', { logger });
+  const logger = options.logger ?? silentLogger();
+  const store = await openStore(options.databaseUrl ?? 'sqlite::memory:', { logger });
   const baseUrl = options.baseUrl ?? BASE_URL;
-  const validationPool = new ValidationPool({ size: 2, logger });
+  const validationPool = createValidationPool(options.samlWorkers ?? 2, logger);
   const saml = new SamlService({
     baseUrl,
     spPrivateKeyPem: fixture('sp-signing.key'),
@@ -78,7 +84,7 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
     validationPool,
     admin,
     close: async () => {
-      await validationPool.close();
+      await validationPool?.close();
       await store.close();
     },
   };
