@@ -114,3 +114,24 @@ describe('parseEnv', () => {
     }
   });
 });
+
+// The SCIM and SMTP settings (SMTP_URL, SMTP_FROM, SCIM_RATE_LIMIT_PER_MINUTE).
+describe('SCIM and SMTP settings', () => {
+  it('defaults: no SMTP (alerts are logged and flagged only), 6000 SCIM requests per minute per token', () => {
+    expect(parseEnv({})).toMatchObject({ smtp: null, scimRateLimitPerMinute: 6000 });
+  });
+
+  it('reads SMTP_URL with SMTP_FROM, and the rate limit', () => {
+    expect(parseEnv({ SMTP_URL: 'smtps://alerts:pw@mail.example.com:465', SMTP_FROM: 'gatehouse@example.com', SCIM_RATE_LIMIT_PER_MINUTE: '120' })).toMatchObject({
+      smtp: { url: 'smtps://alerts:pw@mail.example.com:465', from: 'gatehouse@example.com' },
+      scimRateLimitPerMinute: 120,
+    });
+  });
+
+  it('names the variable that is wrong', () => {
+    expect(configErrorFor({ SMTP_URL: 'http://mail.example.com' }).variable).toBe('SMTP_URL');
+    expect(configErrorFor({ SMTP_URL: 'smtp://mail.example.com' }).variable).toBe('SMTP_FROM');
+    expect(configErrorFor({ SMTP_URL: 'smtp://mail.example.com', SMTP_FROM: 'not-an-email' }).variable).toBe('SMTP_FROM');
+    expect(configErrorFor({ SCIM_RATE_LIMIT_PER_MINUTE: '0' }).variable).toBe('SCIM_RATE_LIMIT_PER_MINUTE');
+  });
+});
