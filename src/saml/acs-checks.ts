@@ -91,7 +91,7 @@ export function parseResponseDocument(bytes: Buffer): Document {
 // Document checks
 // ---------------------------------------------------------------------------------------------------------------
 
-function childElements(parent: Element): Element[] {
+export function childElements(parent: Element): Element[] {
   const out: Element[] = [];
   for (let node = parent.firstChild; node; node = node.nextSibling) {
     if (node.nodeType === ELEMENT_NODE) out.push(node as Element);
@@ -99,16 +99,16 @@ function childElements(parent: Element): Element[] {
   return out;
 }
 
-function childrenNamed(parent: Element, localName: string): Element[] {
+export function childrenNamed(parent: Element, localName: string): Element[] {
   return childElements(parent).filter((el) => el.localName === localName);
 }
 
-function isDsig(el: Element, localName: string): boolean {
+export function isDsig(el: Element, localName: string): boolean {
   return el.localName === localName && el.namespaceURI === NS.ds;
 }
 
 /** One walk over the document collects everything the structural checks need. */
-interface DocumentSurvey {
+export interface DocumentSurvey {
   assertions: Element[];
   encryptedAssertions: number;
   signatureMethods: string[];
@@ -117,7 +117,7 @@ interface DocumentSurvey {
   hasComment: boolean;
 }
 
-function survey(root: Element): DocumentSurvey {
+export function survey(root: Element): DocumentSurvey {
   const result: DocumentSurvey = {
     assertions: [],
     encryptedAssertions: 0,
@@ -152,7 +152,7 @@ function survey(root: Element): DocumentSurvey {
   return result;
 }
 
-function statusCodes(status: Element): string[] {
+export function statusCodes(status: Element): string[] {
   const codes: string[] = [];
   let level: Element | undefined = childrenNamed(status, 'StatusCode')[0];
   while (level) {
@@ -162,7 +162,7 @@ function statusCodes(status: Element): string[] {
   return codes;
 }
 
-function parseInstant(value: string, what: string): number {
+export function parseInstant(value: string, what: string): number {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw new SamlRefusal('malformed_response', `${what} is not a valid date`);
   return ms;
@@ -222,17 +222,7 @@ export function checkResponseDocument(doc: Document, expect: AcsExpectations): O
   checkBearerConfirmations(assertion, expect);
 
   // 4.5: algorithms of every signature in the document, whoever's it claims to be.
-  const sha1Ok = expect.allowSha1;
-  for (const method of facts.signatureMethods) {
-    if (!(STRONG_SIGNATURE_METHODS.has(method) || (sha1Ok && SHA1_SIGNATURE_METHODS.has(method)))) {
-      throw new SamlRefusal('weak_algorithm', `SignatureMethod ${method}`);
-    }
-  }
-  for (const method of facts.digestMethods) {
-    if (!(STRONG_DIGEST_METHODS.has(method) || (sha1Ok && SHA1_DIGEST_METHODS.has(method)))) {
-      throw new SamlRefusal('weak_algorithm', `DigestMethod ${method}`);
-    }
-  }
+  checkSignatureAlgorithms(facts, expect.allowSha1);
 
   // Signature presence: the element the connection requires signed carries an enveloped ds:Signature.
   const signedElement = expect.wantAuthnResponseSigned ? response : assertion;
@@ -243,6 +233,23 @@ export function checkResponseDocument(doc: Document, expect: AcsExpectations): O
   if (signatures.length > 1) throw new SamlRefusal('signature_invalid', 'more than one signature on one element');
 
   return { assertionId };
+}
+
+/** Design 4.5: refuses any SignatureMethod or DigestMethod outside the allow-list (SHA-1 only when allowed). */
+export function checkSignatureAlgorithms(facts: Pick<DocumentSurvey, 'signatureMethods' | 'digestMethods'>, allowSha1: boolean): void {
+  for (const method of facts.signatureMethods) {
+    if (!isAcceptedSignatureMethod(method, allowSha1)) throw new SamlRefusal('weak_algorithm', `SignatureMethod ${method}`);
+  }
+  for (const method of facts.digestMethods) {
+    if (!(STRONG_DIGEST_METHODS.has(method) || (allowSha1 && SHA1_DIGEST_METHODS.has(method)))) {
+      throw new SamlRefusal('weak_algorithm', `DigestMethod ${method}`);
+    }
+  }
+}
+
+/** Whether a signature algorithm URI (XML SignatureMethod, or the SigAlg of the HTTP-Redirect binding) is accepted. */
+export function isAcceptedSignatureMethod(method: string, allowSha1: boolean): boolean {
+  return STRONG_SIGNATURE_METHODS.has(method) || (allowSha1 && SHA1_SIGNATURE_METHODS.has(method));
 }
 
 /**

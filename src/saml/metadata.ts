@@ -106,7 +106,7 @@ export function parseIdpMetadata(xml: string, options: ParseIdpMetadataOptions):
   const metadataSigned = verifyMetadataSignatures(xml, doc, root, entity, certs, options.trustedCertsPem ?? []);
 
   const sso = readSingleSignOnServices(idpRole, entityId);
-  const sloUrl = firstEndpoint(idpRole, 'md:SingleLogoutService', [BINDING.redirect, BINDING.post]);
+  const slo = singleLogoutService(idpRole);
   const nameIdFormats = [
     ...new Set(selectElements('md:NameIDFormat', idpRole).map((el) => (el.textContent ?? '').trim()).filter((v) => v !== '')),
   ];
@@ -117,7 +117,9 @@ export function parseIdpMetadata(xml: string, options: ParseIdpMetadataOptions):
     entityId,
     ssoRedirectUrl: sso.redirect,
     ssoPostUrl: sso.post,
-    sloUrl,
+    sloUrl: slo?.location ?? null,
+    sloResponseUrl: slo?.responseLocation ?? null,
+    sloBinding: slo?.binding ?? null,
     nameIdFormats,
     certs,
     metadataSigned,
@@ -269,16 +271,32 @@ function readSingleSignOnServices(idpRole: Element, entityId: string): { redirec
 
 /** The Location of the first endpoint with the most preferred binding; endpoints without an http(s) URL are skipped. */
 function firstEndpoint(idpRole: Element, path: string, bindingsByPreference: string[]): string | null {
+  return firstEndpointElement(idpRole, path, bindingsByPreference)?.location ?? null;
+}
+
+function firstEndpointElement(idpRole: Element, path: string, bindingsByPreference: string[]): { element: Element; binding: string; location: string } | null {
   const endpoints = selectElements(path, idpRole);
   for (const binding of bindingsByPreference) {
     for (const endpoint of endpoints) {
       if (endpoint.getAttribute('Binding') !== binding) continue;
       const location = (endpoint.getAttribute('Location') ?? '').trim();
       // The browser is sent to this URL: never a javascript:/data: URL or a relative one.
-      if (isHttpUrl(location)) return location;
+      if (isHttpUrl(location)) return { element: endpoint, binding, location };
     }
   }
   return null;
+}
+
+/** The SingleLogoutService (HTTP-Redirect preferred), with its ResponseLocation when that is an http(s) URL. */
+function singleLogoutService(idpRole: Element): { location: string; responseLocation: string | null; binding: 'redirect' | 'post' } | null {
+  const endpoint = firstEndpointElement(idpRole, 'md:SingleLogoutService', [BINDING.redirect, BINDING.post]);
+  if (!endpoint) return null;
+  const responseLocation = (endpoint.element.getAttribute('ResponseLocation') ?? '').trim();
+  return {
+    location: endpoint.location,
+    responseLocation: isHttpUrl(responseLocation) ? responseLocation : null,
+    binding: endpoint.binding === BINDING.redirect ? 'redirect' : 'post',
+  };
 }
 
 function isHttpUrl(value: string): boolean {

@@ -1,5 +1,6 @@
 /**
- * Maps the errors @node-saml/node-saml 5.1.0 throws from validatePostResponseAsync to our refusal codes.
+ * Maps the errors @node-saml/node-saml 5.1.0 throws from validatePostResponseAsync (and, for single logout, from
+ * validateRedirectAsync and validatePostRequestAsync) to our refusal codes.
  * node-saml signals everything with plain Errors, so the messages (read from its lib/saml.js and lib/xml.js) are
  * the only contract; anything unrecognised becomes `invalid_assertion`, never an acceptance. If an upgrade changes
  * a message, the ACS tests that assert specific reason codes fail and point here.
@@ -45,6 +46,15 @@ const MESSAGE_RULES: ReadonlyArray<readonly [RegExp, RefusalReason]> = [
   [/^Unable to process multiple conditions/, 'malformed_response'],
   [/^Error parsing /, 'malformed_response'],
   [/^No decryption key for encrypted SAML response/, 'encrypted_assertion_unsupported'],
+  // Single logout (lib/saml.js validateRedirectAsync, validatePostRequestAsync and their helpers).
+  [/^Invalid query signature/, 'signature_invalid'],
+  [/ is not supported$/, 'weak_algorithm'],
+  [/^(Unknown|Missing) SAML issuer/, 'unknown_issuer'],
+  [/^Bad status code/, 'status_not_success'],
+  [/^Missing SAML NameID/, 'missing_subject'],
+  [/^Invalid LogoutRequest: multiple ID elements/, 'missing_subject'],
+  [/^Missing SAML LogoutRequest ID/, 'malformed_response'],
+  [/^Unknown SAML (request|response) message/, 'malformed_response'],
 ];
 
 /** Turns whatever node-saml threw into a SamlRefusal; rethrows infrastructure failures unchanged. */

@@ -1,5 +1,5 @@
 /**
- * The SAML service: SP-initiated login redirects, the hardened ACS pipeline and SP metadata, per connection.
+ * The SAML service: SP-initiated login redirects, the hardened ACS pipeline, single logout and SP metadata, per connection.
  *
  * The ACS pipeline (design.md section 4) runs in three stages:
  *   1. pre-flight (src/saml/acs-checks): size, strict base64, DOCTYPE refusal, structure, issuers, Destination,
@@ -12,20 +12,25 @@
  *      check: node-saml runs with validateInResponseTo "never" (its own check reads, then deletes, so two concurrent
  *      POSTs both pass it; the store's claim/take are single atomic statements).
  * Every refusal is a SamlRefusal; only infrastructure failures (the store, the pool) surface as other errors.
+ *
+ * Single logout (the "single logout" section below) has its own pre-flight (logout-checks.ts) and validates on the
+ * main thread with node-saml instances built from the same per-connection configuration (samlConfig).
  */
+import { sign as signBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { inflateRaw } from 'node:zlib';
-import { SAML, ValidateInResponseTo, type SamlConfig } from '@node-saml/node-saml';
+import { SAML, ValidateInResponseTo, type Profile, type SamlConfig } from '@node-saml/node-saml';
 import type { Logger } from '../common/log';
 import { safeLocalPath } from '../common/local-path';
 import type { Connection } from '../provisioning/types';
 import type { ExpiringMap, OnceCache } from '../store/ports';
 import { checkResponseDocument, decodeStrictBase64, parseResponseDocument, samlResponseField } from './acs-checks';
 import { inFlightRequestKey, StoreCacheProvider } from './cache-provider';
-import { CacheProviderError } from './node-saml-errors';
+import { checkLogoutDocument, decodeLogoutTransport, echoableRelayState, type LogoutInput } from './logout-checks';
+import { CacheProviderError, refusalFromNodeSamlError } from './node-saml-errors';
 import { SamlRefusal } from './refusal';
 import { buildSpMetadataXml } from './sp-metadata';
-import type { AcceptedAssertion } from './types';
+import type { AcceptedAssertion, AcceptedLogoutRequest, AcceptedLogoutResponse, SamlSessionSubject } from './types';
 import { spUrls } from './urls';
 import { refusalOf, ResponseValidator, validatorSettingsFor, type ValidatedResponse } from './validation-core';
 import type { ValidationPool } from './validation-pool';
@@ -83,6 +88,19 @@ function loginStateKey(connectionId: string, requestId: string): string {
   return `saml:login:${connectionId}:${requestId}`;
 }
 
+/** What is remembered about one of our LogoutRequests until the IdP answers it (same request cache as logins). */
+interface LogoutState {
+  connectionId: string;
+  returnTo: string | null;
+}
+
+function logoutStateKey(connectionId: string, requestId: string): string {
+  return `saml:logout:${connectionId}:${requestId}`;
+}
+
+/** Which node-saml instance of a connection's single logout: checking messages, or sending requests / responses. */
+type LogoutPurpose = 'validate' | 'request' | 'response';
+
 function clamp(value: number, min: number, max: number): number {
   return Math.min(Math.max(value, min), max);
 }
@@ -96,6 +114,8 @@ export class SamlService {
   private readonly validators = new Map<string, { version: number; saml: SAML }>();
   /** Stage 2 inputs per connection (serialised ValidatorSettings), for its current version only. */
   private readonly validatorSettings = new Map<string, { version: number; json: string }>();
+  /** node-saml instances for single logout per connection (current version only), built on first use. */
+  private readonly logoutSamls = new Map<string, { version: number; byPurpose: Partial<Record<LogoutPurpose, SAML>> }>();
   private readonly pool: ValidationPool | null;
   /** Stage 2 on this thread, when there is no pool. */
   private readonly inline = new ResponseValidator();
@@ -205,6 +225,135 @@ export class SamlService {
     };
   }
 
+  // ---- single logout --------------------------------------------------------------------------------------------
+
+  /**
+   * Where single logout messages for this connection's IdP go: its SingleLogoutService, when that uses the
+   * HTTP-Redirect binding (the only one Gatehouse sends; Entra supports no other). Null: the IdP cannot be told.
+   */
+  idpLogoutUrl(connection: Connection): string | null {
+    const { idp } = connection;
+    return idp.sloUrl && (idp.sloBinding ?? 'redirect') === 'redirect' ? idp.sloUrl : null;
+  }
+
+  /**
+   * SP-initiated single logout: a LogoutRequest (signed with the SP key, HTTP-Redirect) naming the NameID and
+   * SessionIndex of the sign-in. Its id is remembered with the returnTo in the request cache, as for an
+   * AuthnRequest, and taken atomically when the IdP's LogoutResponse arrives. Null when the IdP has no usable SLO URL.
+   */
+  async createLogoutRedirect(connection: Connection, subject: SamlSessionSubject, options: { returnTo?: string | null } = {}): Promise<LoginRedirect | null> {
+    if (!this.idpLogoutUrl(connection)) return null;
+    const user = {
+      issuer: connection.idp.entityId,
+      nameID: subject.nameId,
+      // node-saml leaves Format out when it is null, which is what the assertion said then.
+      nameIDFormat: subject.nameIdFormat as string,
+      ...(subject.sessionIndex ? { sessionIndex: subject.sessionIndex } : {}),
+    } satisfies Profile;
+    const url = await this.logoutSamlFor(connection, 'request').getLogoutUrlAsync(user, '', {});
+    const requestId = await requestIdOf(url);
+    const state: LogoutState = { connectionId: connection.id, returnTo: safeLocalPath(options.returnTo) };
+    await fromStore(
+      this.options.requestCache.put(logoutStateKey(connection.id, requestId), JSON.stringify(state), new Date(Date.now() + this.requestTtlMs)),
+    );
+    return { url: signedRedirectUrl(url, this.options.spPrivateKeyPem), requestId };
+  }
+
+  /**
+   * Checks a single logout message posted or redirected to /sso/:connection/logout: a LogoutRequest from the IdP,
+   * or the LogoutResponse to one of ours. Pre-flight (logout-checks.ts: transport, DOCTYPE, structure, issuer,
+   * Destination, time window, algorithms, signature presence), then node-saml's signature validation (on this thread:
+   * logout messages are rare), then post-checks on node-saml's result: issuer again, a replay claim on the request
+   * ID, or the atomic take of the state stored with our LogoutRequest (the InResponseTo check). Throws SamlRefusal.
+   */
+  async validateLogoutMessage(connection: Connection, input: LogoutInput): Promise<AcceptedLogoutRequest | AcceptedLogoutResponse> {
+    const nowMs = Date.now();
+    const { idp, settings } = connection;
+    const transport = decodeLogoutTransport(input, this.maxResponseBytes);
+    const preflight = checkLogoutDocument(transport, {
+      idpEntityId: idp.entityId,
+      sloUrl: spUrls(this.options.baseUrl, connection.slug).sloUrl,
+      allowSha1: settings.allowSha1,
+      clockSkewMs: this.clockSkewMs,
+      maxMessageAgeMs: this.maxAssertionAgeMs,
+      nowMs,
+    });
+
+    const saml = this.logoutSamlFor(connection, 'validate');
+    const field = transport.kind === 'request' ? 'SAMLRequest' : 'SAMLResponse';
+    let result: { profile: Profile | null; loggedOut: boolean };
+    try {
+      if (transport.redirect) {
+        const container: Record<string, string> = { [field]: transport.encoded };
+        if (transport.relayState !== null) container.RelayState = transport.relayState;
+        if (transport.redirect.sigAlg !== null) container.SigAlg = transport.redirect.sigAlg;
+        if (transport.redirect.signature !== null) container.Signature = transport.redirect.signature;
+        result = await saml.validateRedirectAsync(container, transport.redirect.signedQuery);
+      } else if (transport.kind === 'request') {
+        result = await saml.validatePostRequestAsync({ SAMLRequest: transport.encoded });
+      } else {
+        result = await saml.validatePostResponseAsync({ SAMLResponse: transport.encoded });
+      }
+    } catch (error) {
+      throw refusalFromNodeSamlError(error);
+    }
+
+    if (transport.kind === 'request') {
+      const profile = result.profile;
+      if (!profile) throw new SamlRefusal('malformed_response', 'node-saml returned no LogoutRequest');
+      if (profile.ID !== preflight.id) throw new SamlRefusal('malformed_response', 'the validated LogoutRequest is not the one checked');
+      if (profile.issuer !== idp.entityId) throw new SamlRefusal('unknown_issuer', 'validated LogoutRequest issuer differs');
+      const nameId = typeof profile.nameID === 'string' ? profile.nameID.trim() : '';
+      if (nameId === '') throw new SamlRefusal('missing_subject', 'no NameID');
+      // A signed LogoutRequest replayed later would end the sessions of a new sign-in: one use per ID while the
+      // message could pass the time checks.
+      const validUntilMs = preflight.issueInstantMs + this.maxAssertionAgeMs + this.clockSkewMs;
+      const claimed = await fromStore(
+        this.options.replayCache.claim(`${connection.id}:logout:${preflight.id}`, new Date(Math.max(validUntilMs, nowMs) + this.clockSkewMs)),
+        'The SAML replay cache is unavailable.',
+      );
+      if (!claimed) throw new SamlRefusal('replayed', 'LogoutRequest ID already seen');
+      return {
+        kind: 'request',
+        binding: transport.binding,
+        id: preflight.id,
+        nameId,
+        nameIdFormat: typeof profile.nameIDFormat === 'string' ? profile.nameIDFormat : null,
+        sessionIndex: typeof profile.sessionIndex === 'string' ? profile.sessionIndex : null,
+        relayState: transport.relayState,
+      };
+    }
+
+    if (result.profile !== null || !result.loggedOut) throw new SamlRefusal('malformed_response', 'not a LogoutResponse');
+    // InResponseTo was read from the root element whose signature node-saml just verified (the whole deflated
+    // message for HTTP-Redirect, the enveloped root signature for HTTP-POST).
+    const inResponseTo = preflight.inResponseTo!;
+    const state = await this.consumeLogoutState(connection, inResponseTo);
+    return {
+      kind: 'response',
+      binding: transport.binding,
+      inResponseTo,
+      returnTo: state.returnTo ?? safeLocalPath(transport.relayState),
+    };
+  }
+
+  /**
+   * The signed LogoutResponse (HTTP-Redirect) answering a validated LogoutRequest: to the IdP's SingleLogoutService
+   * ResponseLocation (else its Location), with the IdP's RelayState. `success` false answers
+   * Requester / UnknownPrincipal. Null when the IdP has no usable SLO URL.
+   */
+  async createLogoutResponseRedirect(connection: Connection, request: AcceptedLogoutRequest, success: boolean): Promise<string | null> {
+    if (!this.idpLogoutUrl(connection)) return null;
+    const answered = {
+      ID: request.id,
+      issuer: connection.idp.entityId,
+      nameID: request.nameId,
+      nameIDFormat: request.nameIdFormat as string,
+    } satisfies Profile;
+    const url = await this.logoutSamlFor(connection, 'response').getLogoutResponseUrlAsync(answered, echoableRelayState(request.relayState) ?? '', {}, success);
+    return signedRedirectUrl(url, this.options.spPrivateKeyPem);
+  }
+
   /** SP metadata for the IdP admin (entity ID, ACS, SLO, signing certificate). */
   spMetadataXml(connection: Connection): string {
     const urls = spUrls(this.options.baseUrl, connection.slug);
@@ -232,6 +381,22 @@ export class SamlService {
     }
     if (state.connectionId !== connection.id) throw new SamlRefusal('unknown_in_response_to', 'request of another connection');
     return safeLocalPath(state.returnTo);
+  }
+
+  /** Takes (atomically) the state saved with our LogoutRequest: its InResponseTo check. */
+  private async consumeLogoutState(connection: Connection, requestId: string): Promise<LogoutState> {
+    const stored = await fromStore(this.options.requestCache.take(logoutStateKey(connection.id, requestId)));
+    if (stored === null) throw new SamlRefusal('unknown_in_response_to', 'the LogoutRequest was already answered, has expired, or was never sent');
+    // node-saml's cache-provider entry for the request id is no longer needed (the take above is the check).
+    await fromStore(this.options.requestCache.delete(inFlightRequestKey(connection.id, requestId)));
+    let state: Partial<LogoutState>;
+    try {
+      state = JSON.parse(stored) as Partial<LogoutState>;
+    } catch {
+      throw new SamlRefusal('unknown_in_response_to', 'unreadable logout state');
+    }
+    if (state.connectionId !== connection.id) throw new SamlRefusal('unknown_in_response_to', 'request of another connection');
+    return { connectionId: connection.id, returnTo: safeLocalPath(state.returnTo) };
   }
 
   /** Stage 2 on the pool or inline; returns the validated data or throws the refusal. */
@@ -263,6 +428,36 @@ export class SamlService {
     // Replacing the entry evicts the previous version's instance.
     this.validators.set(connection.id, { version: connection.version, saml });
     return saml;
+  }
+
+  /** node-saml for one purpose of a connection's single logout (current version only). */
+  private logoutSamlFor(connection: Connection, purpose: LogoutPurpose): SAML {
+    let entry = this.logoutSamls.get(connection.id);
+    if (!entry || entry.version !== connection.version) {
+      entry = { version: connection.version, byPurpose: {} };
+      this.logoutSamls.set(connection.id, entry);
+    }
+    return (entry.byPurpose[purpose] ??= new SAML(this.logoutConfig(connection, purpose)));
+  }
+
+  /** The connection's node-saml configuration (samlConfig) with what single logout changes. */
+  private logoutConfig(connection: Connection, purpose: LogoutPurpose): SamlConfig {
+    const { idp } = connection;
+    const target = (purpose === 'response' ? (idp.sloResponseUrl ?? idp.sloUrl) : idp.sloUrl) ?? undefined;
+    return {
+      ...this.samlConfig(connection),
+      // Logout messages are always signed with the SP key, whatever signAuthnRequests says for AuthnRequests, but by
+      // signedRedirectUrl (a strict encoding), not by node-saml.
+      privateKey: undefined,
+      // node-saml sends logout messages to logoutUrl (and writes it as their Destination); it insists on an entryPoint.
+      entryPoint: idp.ssoRedirectUrl ?? target,
+      logoutUrl: target,
+      idpIssuer: idp.entityId,
+      acceptedClockSkewMs: this.clockSkewMs,
+      // The InResponseTo of a LogoutResponse is checked by the atomic take of the logout state (consumeLogoutState).
+      validateInResponseTo: ValidateInResponseTo.never,
+      wantAuthnResponseSigned: true,
+    };
   }
 
   private samlConfig(connection: Connection): SamlConfig {
@@ -300,7 +495,37 @@ function relayStateOf(body: unknown): unknown {
   return typeof body === 'object' && body !== null ? (body as Record<string, unknown>).RelayState : undefined;
 }
 
-/** Reads the ID back from the AuthnRequest node-saml just generated (it does not return it otherwise). */
+const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
+
+/** Percent-encodes everything but unreserved characters, so no browser or proxy re-encodes the signed bytes. */
+function strictEncode(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
+ * The HTTP-Redirect query of a logout message node-saml built, signed again over a strict encoding (SAML bindings
+ * 3.4.4.1: the IdP verifies the bytes it receives). node-saml signs `querystring.stringify(...)` but writes the URL
+ * with URLSearchParams, which encodes some characters differently (a space as '+', `!'()~`), and browsers
+ * percent-encode a `'` in the query of an http(s) URL: either way an IdP verifying the received query would refuse the
+ * signature of a message whose RelayState holds such a character. Parameters of the IdP's own URL stay in front.
+ */
+function signedRedirectUrl(url: string, privateKeyPem: string): string {
+  const target = new URL(url);
+  const params = target.searchParams;
+  const field = params.has('SAMLRequest') ? 'SAMLRequest' : 'SAMLResponse';
+  const signed = [`${field}=${strictEncode(params.get(field) ?? '')}`];
+  const relayState = params.get('RelayState');
+  if (relayState) signed.push(`RelayState=${strictEncode(relayState)}`);
+  signed.push(`SigAlg=${strictEncode(RSA_SHA256)}`);
+  const signature = signBytes('sha256', Buffer.from(signed.join('&'), 'utf8'), privateKeyPem).toString('base64');
+  for (const name of ['SAMLRequest', 'SAMLResponse', 'RelayState', 'SigAlg', 'Signature']) params.delete(name);
+  const others = params.toString();
+  target.search = '';
+  target.hash = '';
+  return `${target.toString()}?${others ? `${others}&` : ''}${signed.join('&')}&Signature=${strictEncode(signature)}`;
+}
+
+/** Reads the ID back from the AuthnRequest (or LogoutRequest) node-saml just generated (it does not return it otherwise). */
 async function requestIdOf(redirectUrl: string): Promise<string> {
   const encoded = new URL(redirectUrl).searchParams.get('SAMLRequest');
   if (!encoded) throw new Error('node-saml produced a redirect without SAMLRequest');

@@ -43,7 +43,9 @@ export function buildSpMetadataXml(input: SpMetadataInput): string {
     '        </ds:X509Data>',
     '      </ds:KeyInfo>',
     '    </md:KeyDescriptor>',
+    // Both bindings are answered at the same URL (src/http/sso.ts); HTTP-Redirect first, the one Entra uses.
     `    <md:SingleLogoutService Binding="${BINDING_REDIRECT}" Location="${escapeAttribute(input.sloUrl)}"/>`,
+    `    <md:SingleLogoutService Binding="${BINDING_POST}" Location="${escapeAttribute(input.sloUrl)}"/>`,
     `    <md:AssertionConsumerService Binding="${BINDING_POST}" Location="${escapeAttribute(input.acsUrl)}" index="0" isDefault="true"/>`,
     '  </md:SPSSODescriptor>',
     '</md:EntityDescriptor>',

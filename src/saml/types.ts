@@ -12,3 +12,34 @@ export interface AcceptedAssertion {
   /** Where to send the browser next: a validated local path, or null for the default. */
   returnTo: string | null;
 }
+
+/** What single logout needs to name the IdP session a sign-in started (kept in the web session at login). */
+export interface SamlSessionSubject {
+  nameId: string;
+  nameIdFormat: string | null;
+  sessionIndex: string | null;
+}
+
+/** A LogoutRequest from the IdP that passed every check. */
+export interface AcceptedLogoutRequest {
+  kind: 'request';
+  binding: 'redirect' | 'post';
+  /** The request ID (the LogoutResponse answers it). */
+  id: string;
+  /** From node-saml's validated result only. */
+  nameId: string;
+  nameIdFormat: string | null;
+  sessionIndex: string | null;
+  /** The IdP's RelayState, to echo back unchanged; null when absent. */
+  relayState: string | null;
+}
+
+/** A LogoutResponse answering one of our LogoutRequests, that passed every check. */
+export interface AcceptedLogoutResponse {
+  kind: 'response';
+  binding: 'redirect' | 'post';
+  /** The id of our LogoutRequest it answers (consumed: it cannot be answered twice). */
+  inResponseTo: string;
+  /** Where to send the browser: a validated local path (stored with the request, else a local RelayState), or null. */
+  returnTo: string | null;
+}

@@ -190,8 +190,11 @@ export interface ExpiringMap {
 
 /** A session store that can also revoke every session of one user (account disabled, "sign out everywhere"). */
 export interface RevocableSessionStore extends SessionStoreBase {
-  /** Removes every session whose passport user is userId. Returns how many were removed. */
-  destroyByUser(userId: string): Promise<number>;
+  /**
+   * Removes every session whose passport user is userId; with `connectionId`, only those whose login came through
+   * that SAML connection (the session's `connectionId`, set at sign-in). Returns how many were removed.
+   */
+  destroyByUser(userId: string, options?: { connectionId?: string }): Promise<number>;
   /** Deletes expired sessions now (they already read as absent). Returns how many. */
   purgeExpired(now?: Date): Promise<number>;
 }
@@ -283,6 +286,11 @@ export interface ScimGroupRepository {
   query(scope: ScimScope, filter: GroupQuery | null, page: PageRequest): Promise<Page<ScimGroupRecord>>;
   /** Member user ids of each group from `source`, oldest membership first (groups without members are absent). */
   members(groupIds: string[], source: string): Promise<Map<string, string[]>>;
+  /**
+   * Which of `userIds` are members of the group from `source`: one lookup per id, never the group's whole member
+   * list (a PATCH adding a few members to a group of 100k must not read the 100k).
+   */
+  membersAmong(groupId: string, source: string, userIds: string[]): Promise<string[]>;
   /**
    * Creates a group owned by the connection with these members (source `scim:<connectionId>`), as one write. With no
    * externalId the group gets an internal one. ConflictError when the tenant already has the externalId.

@@ -18,9 +18,10 @@
  *
  * Nothing here is production code: the keys are public test fixtures.
  */
-import { createHash, createPrivateKey, randomBytes, randomUUID, sign as signBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, randomBytes, randomUUID, sign as signBytes, verify as verifyBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
 import type { Connection, ConnectionSettings, IdpCertificate, IdpDescriptor, JitSettings } from '../../src/provisioning/types';
@@ -339,6 +340,10 @@ export interface TestIdpOptions {
   tenantId?: string;
   /** The IdP entity ID. Default `https://sts.windows.net/<tenantId>/`. */
   entityId?: string;
+  /** The SingleLogoutService Location. Default: the SSO URL (as Entra publishes it). */
+  sloUrl?: string;
+  /** Its ResponseLocation (where LogoutResponses go). Default: none. */
+  sloResponseUrl?: string | null;
 }
 
 export interface ConnectionForOptions {
@@ -359,12 +364,14 @@ export class TestIdp {
   readonly entityId: string;
   readonly ssoUrl: string;
   readonly sloUrl: string;
+  readonly sloResponseUrl: string | null;
 
   constructor(options: TestIdpOptions = {}) {
     this.tenantId = options.tenantId ?? '72f988bf-86f1-41af-91ab-2d7cd011db47';
     this.entityId = options.entityId ?? `https://sts.windows.net/${this.tenantId}/`;
     this.ssoUrl = `https://login.microsoftonline.test/${this.tenantId}/saml2`;
-    this.sloUrl = this.ssoUrl;
+    this.sloUrl = options.sloUrl ?? this.ssoUrl;
+    this.sloResponseUrl = options.sloResponseUrl ?? null;
   }
 
   /** The IdP descriptor Gatehouse would hold after importing this IdP's metadata. */
@@ -374,6 +381,8 @@ export class TestIdp {
       ssoRedirectUrl: this.ssoUrl,
       ssoPostUrl: this.ssoUrl,
       sloUrl: this.sloUrl,
+      sloResponseUrl: this.sloResponseUrl,
+      sloBinding: 'redirect',
       nameIdFormats: [],
       certs: certs.map(idpCertificate),
       metadataSigned: false,
@@ -564,12 +573,81 @@ export class TestIdp {
     return options.relayState === undefined ? { SAMLResponse: samlResponse } : { SAMLResponse: samlResponse, RelayState: options.relayState };
   }
 
+  // ---- single logout ----------------------------------------------------------------------------------------
+
+  /**
+   * A LogoutRequest from this IdP to the SP's SingleLogoutService (unsigned XML: sign it with redirectQuery or
+   * postForm). Defaults: valid for the default user, NotOnOrAfter in 5 minutes, a SessionIndex.
+   */
+  buildLogoutRequest(sloUrl: string, options: LogoutRequestOptions = {}): { xml: string; id: string } {
+    const now = options.now ?? new Date();
+    const id = options.id ?? newSamlId();
+    const attr = (name: string, value: string | null | undefined) => (value === null || value === undefined ? '' : ` ${name}="${c14nAttribute(value)}"`);
+    const destination = options.destination !== undefined ? options.destination : sloUrl;
+    const issuer = options.issuer !== undefined ? options.issuer : this.entityId;
+    const notOnOrAfter = options.notOnOrAfter !== undefined ? options.notOnOrAfter : new Date(now.getTime() + 5 * 60_000);
+    const nameIdFormat = options.nameIdFormat !== undefined ? options.nameIdFormat : NAMEID_FORMAT.email;
+    const sessionIndex = options.sessionIndex !== undefined ? options.sessionIndex : newSamlId();
+    const xml =
+      `<samlp:LogoutRequest xmlns:samlp="${SAML_NS.protocol}" xmlns:saml="${SAML_NS.assertion}"${attr('Destination', destination)}${attr('ID', id)}` +
+      `${attr('IssueInstant', samlInstant(options.issueInstant ?? now))}${attr('NotOnOrAfter', notOnOrAfter === null ? null : samlInstant(notOnOrAfter))} Version="2.0">` +
+      (issuer === null ? '' : `<saml:Issuer>${c14nText(issuer)}</saml:Issuer>`) +
+      `<saml:NameID${attr('Format', nameIdFormat)}>${c14nText(options.nameId ?? DEFAULT_USER.upn)}</saml:NameID>` +
+      (sessionIndex === null ? '' : `<samlp:SessionIndex>${c14nText(sessionIndex)}</samlp:SessionIndex>`) +
+      `</samlp:LogoutRequest>`;
+    return { xml: (options.prolog ?? '') + xml, id };
+  }
+
+  /** A LogoutResponse from this IdP answering the SP's LogoutRequest `inResponseTo` (unsigned XML). */
+  buildLogoutResponse(sloUrl: string, options: LogoutResponseOptions = {}): { xml: string; id: string } {
+    const now = options.now ?? new Date();
+    const id = options.id ?? newSamlId();
+    const attr = (name: string, value: string | null | undefined) => (value === null || value === undefined ? '' : ` ${name}="${c14nAttribute(value)}"`);
+    const destination = options.destination !== undefined ? options.destination : sloUrl;
+    const issuer = options.issuer !== undefined ? options.issuer : this.entityId;
+    const xml =
+      `<samlp:LogoutResponse xmlns:samlp="${SAML_NS.protocol}" xmlns:saml="${SAML_NS.assertion}"${attr('Destination', destination)}${attr('ID', id)}` +
+      `${attr('InResponseTo', options.inResponseTo)}${attr('IssueInstant', samlInstant(options.issueInstant ?? now))} Version="2.0">` +
+      (issuer === null ? '' : `<saml:Issuer>${c14nText(issuer)}</saml:Issuer>`) +
+      `<samlp:Status><samlp:StatusCode${attr('Value', options.statusCode ?? STATUS.success)}></samlp:StatusCode></samlp:Status>` +
+      `</samlp:LogoutResponse>`;
+    return { xml: (options.prolog ?? '') + xml, id };
+  }
+
+  /**
+   * The HTTP-Redirect binding (SAML bindings 3.4.4.1): the message deflated and base64-encoded, and the query
+   * `SAMLRequest|SAMLResponse=...&RelayState=...&SigAlg=...` signed with the key; returns the query (no '?').
+   * `tamper` changes the query after signing.
+   */
+  redirectQuery(field: 'SAMLRequest' | 'SAMLResponse', xml: string, options: RedirectSigningOptions = {}): string {
+    // Every reserved character percent-encoded, so no HTTP client or browser re-encodes the signed bytes.
+    const encode = (value: string) => encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    const parts = [`${field}=${encode(deflateRawSync(Buffer.from(xml, 'utf8')).toString('base64'))}`];
+    if (options.relayState !== undefined) parts.push(`RelayState=${encode(options.relayState)}`);
+    if (options.sign === false) return parts.join('&');
+    const hash = options.signatureAlgorithm ?? 'sha256';
+    parts.push(`SigAlg=${encode(ALGORITHMS[hash].signature)}`);
+    const signature = signBytes(hash, Buffer.from(parts.join('&'), 'utf8'), loadKey(options.key ?? 'idp-signing-1').privateKey).toString('base64');
+    const query = `${parts.join('&')}&Signature=${encode(signature)}`;
+    return options.tamper ? options.tamper(query) : query;
+  }
+
+  /** The HTTP-POST binding: the message with an enveloped signature (after its Issuer), as form fields. */
+  postForm(field: 'SAMLRequest' | 'SAMLResponse', built: { xml: string; id: string }, options: Omit<RedirectSigningOptions, 'tamper'> = {}): Record<string, string> {
+    const hash = options.signatureAlgorithm ?? 'sha256';
+    const xml =
+      options.sign === false
+        ? built.xml
+        : signElement(built.xml, built.id, { key: options.key ?? 'idp-signing-1', signatureAlgorithm: hash, digestAlgorithm: hash, includeKeyInfo: true });
+    return { [field]: base64(xml), ...(options.relayState !== undefined ? { RelayState: options.relayState } : {}) };
+  }
+
   /**
    * Entra-shaped federation metadata: an EntityDescriptor with a WS-Federation RoleDescriptor (ignored by SAML
    * parsers, present in real Entra metadata) and an IDPSSODescriptor listing one signing KeyDescriptor per cert.
    * `sign` adds an enveloped signature over the EntityDescriptor (Entra signs its metadata).
    */
-  metadataXml(options: { certs?: TestKeyName[]; sign?: boolean; signingKey?: TestKeyName } = {}): string {
+  metadataXml(options: { certs?: TestKeyName[]; sign?: boolean; signingKey?: TestKeyName; singleLogout?: boolean } = {}): string {
     const certs = options.certs ?? ['idp-signing-1'];
     const id = newSamlId();
     const keyDescriptors = certs
@@ -587,7 +665,11 @@ export class TestIdp {
       `</RoleDescriptor>` +
       `<IDPSSODescriptor protocolSupportEnumeration="${SAML_NS.protocol}">` +
       keyDescriptors +
-      `<SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${escapeXml(this.sloUrl)}"/>` +
+      (options.singleLogout === false
+        ? ''
+        : `<SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${escapeXml(this.sloUrl)}"` +
+          (this.sloResponseUrl ? ` ResponseLocation="${escapeXml(this.sloResponseUrl)}"` : '') +
+          `/>`) +
       `<SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${escapeXml(this.ssoUrl)}"/>` +
       `<SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${escapeXml(this.ssoUrl)}"/>` +
       `</IDPSSODescriptor>` +
@@ -699,4 +781,84 @@ function toArray<T>(value: T | T[] | undefined): T[] {
 /** A random request id in node-saml's format, for tests that need one the SP never issued. */
 export function randomRequestId(): string {
   return `_${randomBytes(20).toString('hex')}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Single logout
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface LogoutMessageOptions {
+  now?: Date;
+  id?: string;
+  issueInstant?: Date;
+  /** Destination. Default: the SP's SLO URL. null omits it. */
+  destination?: string | null;
+  /** Issuer. Default: the IdP entity ID. null omits it. */
+  issuer?: string | null;
+  /** Raw XML placed before the root element (e.g. a DOCTYPE). */
+  prolog?: string;
+}
+
+export interface LogoutRequestOptions extends LogoutMessageOptions {
+  /** Default: the default user's UPN. */
+  nameId?: string;
+  /** Default emailAddress (Entra's). null omits it. */
+  nameIdFormat?: string | null;
+  /** Default a fresh id. null omits it. */
+  sessionIndex?: string | null;
+  /** Default now + 5 minutes. null omits it. */
+  notOnOrAfter?: Date | null;
+}
+
+export interface LogoutResponseOptions extends LogoutMessageOptions {
+  inResponseTo?: string | null;
+  /** Default Success. */
+  statusCode?: string;
+}
+
+export interface RedirectSigningOptions {
+  relayState?: string;
+  /** Default true. */
+  sign?: boolean;
+  /** Default 'idp-signing-1'. */
+  key?: TestKeyName;
+  /** Default sha256. */
+  signatureAlgorithm?: HashName;
+  tamper?: (query: string) => string;
+}
+
+/** A single logout message Gatehouse sent the browser to the IdP with (HTTP-Redirect), as the IdP reads it. */
+export interface ReceivedRedirect {
+  /** The URL without its query. */
+  endpoint: string;
+  field: 'SAMLRequest' | 'SAMLResponse';
+  xml: string;
+  doc: Document;
+  relayState: string | null;
+  sigAlg: string | null;
+  /** Whether Signature verifies, over the raw received tokens, against `signerCertPem`. */
+  signatureValid: boolean;
+}
+
+/** Reads and verifies an HTTP-Redirect binding URL the way a strict IdP does (raw tokens, fixed order). */
+export function readRedirect(location: string, signerCertPem: string): ReceivedRedirect {
+  const url = new URL(location);
+  const raw = new Map<string, string>();
+  for (const token of url.search.replace(/^\?/, '').split('&')) {
+    const eq = token.indexOf('=');
+    if (eq > 0) raw.set(token.slice(0, eq), token);
+  }
+  const field = raw.has('SAMLRequest') ? 'SAMLRequest' : 'SAMLResponse';
+  const value = (name: string) => {
+    const token = raw.get(name);
+    return token === undefined ? null : decodeURIComponent(token.slice(name.length + 1).replace(/\+/g, ' '));
+  };
+  const xml = inflateRawSync(Buffer.from(value(field) ?? '', 'base64')).toString('utf8');
+  const signed = [raw.get(field), raw.get('RelayState'), raw.get('SigAlg')].filter((t) => t !== undefined).join('&');
+  const signature = value('Signature');
+  const sigAlg = value('SigAlg');
+  const hash = sigAlg === ALGORITHMS.sha512.signature ? 'sha512' : sigAlg === ALGORITHMS.sha1.signature ? 'sha1' : 'sha256';
+  const signatureValid =
+    signature !== null && sigAlg !== null && verifyBytes(hash, Buffer.from(signed, 'utf8'), signerCertPem, Buffer.from(signature, 'base64'));
+  return { endpoint: `${url.origin}${url.pathname}`, field, xml, doc: parseXml(xml), relayState: value('RelayState'), sigAlg, signatureValid };
 }

@@ -113,6 +113,21 @@ describe('parseIdpMetadata: Okta metadata', () => {
     );
     expect(parse(withSlo).sloUrl).toBe('https://gatehouse-test.okta.com/slo/redirect');
   });
+
+  it('reads the SingleLogoutService ResponseLocation and binding (single logout answers go there)', () => {
+    const withSlo = (slo: string) => metadataFixture('okta.xml').replace('<md:NameIDFormat>', `${slo}<md:NameIDFormat>`);
+    const redirect = parse(
+      withSlo(
+        '<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/slo" ResponseLocation="https://idp.example/slo/done"/>',
+      ),
+    );
+    expect(redirect).toMatchObject({ sloUrl: 'https://idp.example/slo', sloResponseUrl: 'https://idp.example/slo/done', sloBinding: 'redirect' });
+    const postOnly = parse(
+      withSlo('<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://idp.example/slo" ResponseLocation="javascript:alert(1)"/>'),
+    );
+    expect(postOnly).toMatchObject({ sloUrl: 'https://idp.example/slo', sloResponseUrl: null, sloBinding: 'post' });
+    expect(parse(metadataFixture('okta.xml'))).toMatchObject({ sloUrl: null, sloResponseUrl: null, sloBinding: null });
+  });
 });
 
 describe('parseIdpMetadata: EntitiesDescriptor aggregates', () => {

@@ -29,8 +29,11 @@ describe('spMetadataXml', () => {
       ['urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', sp.acsUrl],
     ]);
     expect(acs[0]?.getAttribute('Location')).toBe('https://gatehouse.test/sso/contoso/acs');
-    const [slo] = selectElements('md:SingleLogoutService', descriptor as Element);
-    expect(slo?.getAttribute('Location')).toBe('https://gatehouse.test/sso/contoso/logout');
+    const slo = selectElements('md:SingleLogoutService', descriptor as Element);
+    expect(slo.map((e) => [e.getAttribute('Binding'), e.getAttribute('Location')])).toEqual([
+      ['urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', 'https://gatehouse.test/sso/contoso/logout'],
+      ['urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', 'https://gatehouse.test/sso/contoso/logout'],
+    ]);
 
     const certs = selectElements('md:KeyDescriptor[@use="signing"]/ds:KeyInfo/ds:X509Data/ds:X509Certificate', descriptor as Element);
     expect(certs).toHaveLength(1);

@@ -854,6 +854,24 @@ export function runStoreContract(name: string, open: OpenStore): void {
         expect(await sessions.destroyByUser(user)).toBe(0);
       });
 
+      it('destroyByUser with a connection removes only the sessions that connection started', async () => {
+        const user = unique('user');
+        const expires = new Date(Date.now() + 600_000);
+        const [viaA, viaA2, viaB, noConnection, otherUserViaA] = [unique('sid'), unique('sid'), unique('sid'), unique('sid'), unique('sid')];
+        await api.set(viaA, sessionData(expires, user, { connectionId: 'conn-a' }));
+        await api.set(viaA2, sessionData(expires, user, { connectionId: 'conn-a' }));
+        await api.set(viaB, sessionData(expires, user, { connectionId: 'conn-b' }));
+        await api.set(noConnection, sessionData(expires, user));
+        await api.set(otherUserViaA, sessionData(expires, unique('user'), { connectionId: 'conn-a' }));
+        expect(await sessions.destroyByUser(user, { connectionId: 'conn-a' })).toBe(2);
+        expect(await api.get(viaA)).toBeFalsy();
+        expect(await api.get(viaA2)).toBeFalsy();
+        expect(await api.get(viaB)).toMatchObject({ connectionId: 'conn-b' });
+        expect(await api.get(noConnection)).toBeTruthy();
+        expect(await api.get(otherUserViaA)).toBeTruthy();
+        expect(await sessions.destroyByUser(user, { connectionId: 'conn-a' })).toBe(0);
+      });
+
       it('counts live sessions, purges expired ones and clears', async () => {
         await api.clear();
         expect(await api.length()).toBe(0);

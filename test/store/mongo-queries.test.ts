@@ -255,6 +255,7 @@ describe('mongo queries: replay and request caches, sessions', () => {
 
   it('sessions: per-user revocation reads passport.user inside the connect-mongo document', () => {
     expect(sessionsOfUser('u-1')).toEqual({ 'session.passport.user': 'u-1' });
+    expect(sessionsOfUser('u-1', 'c-1')).toEqual({ 'session.passport.user': 'u-1', 'session.connectionId': 'c-1' });
     expect(expiredSessions(NOW)).toEqual({ expires: { $lte: NOW } });
   });
 });

@@ -555,8 +555,11 @@ export function liveRequest(key: string, now: Date): QueryFilter<RequestDoc> {
 /** passport's serialised user id inside a connect-mongo document. */
 export const SESSION_USER_PATH = 'session.passport.user';
 
-export function sessionsOfUser(userId: string): Record<string, string> {
-  return { [SESSION_USER_PATH]: userId };
+/** The connection a session's login came through (set at sign-in). */
+export const SESSION_CONNECTION_PATH = 'session.connectionId';
+
+export function sessionsOfUser(userId: string, connectionId?: string): Record<string, string> {
+  return connectionId === undefined ? { [SESSION_USER_PATH]: userId } : { [SESSION_USER_PATH]: userId, [SESSION_CONNECTION_PATH]: connectionId };
 }
 
 export function expiredSessions(now: Date): { expires: { $lte: Date } } {

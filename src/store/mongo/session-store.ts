@@ -34,9 +34,9 @@ export class MongoSessionStore extends MongoStore {
     this.sessions = options.client.db(options.dbName).collection(COLLECTIONS.sessions);
   }
 
-  /** Signs a user out everywhere. Returns how many sessions were removed. */
-  async destroyByUser(userId: string): Promise<number> {
-    return (await this.sessions.deleteMany(sessionsOfUser(userId))).deletedCount;
+  /** Signs a user out everywhere (or of the sessions one connection started). Returns how many sessions were removed. */
+  async destroyByUser(userId: string, options: { connectionId?: string } = {}): Promise<number> {
+    return (await this.sessions.deleteMany(sessionsOfUser(userId, options.connectionId))).deletedCount;
   }
 
   /** Deletes expired sessions now instead of waiting for the TTL monitor. Returns how many. */

@@ -27,6 +27,7 @@ export class SqliteSessionStore extends session.Store {
   private readonly touchStatement: Database.Statement<[number, string, number]>;
   private readonly destroyStatement: Database.Statement<[string]>;
   private readonly destroyByUserStatement: Database.Statement<[string]>;
+  private readonly destroyByUserAndConnectionStatement: Database.Statement<[string, string]>;
   private readonly clearStatement: Database.Statement<[]>;
   private readonly lengthStatement: Database.Statement<[number], { total: number }>;
   private readonly purgeStatement: Database.Statement<[number]>;
@@ -44,6 +45,10 @@ export class SqliteSessionStore extends session.Store {
     this.touchStatement = db.prepare('UPDATE sessions SET expires_at = ? WHERE sid = ? AND expires_at > ?');
     this.destroyStatement = db.prepare('DELETE FROM sessions WHERE sid = ?');
     this.destroyByUserStatement = db.prepare('DELETE FROM sessions WHERE user_id = ?');
+    // The user_id index narrows to one user's few sessions; the connection is read from their JSON.
+    this.destroyByUserAndConnectionStatement = db.prepare(
+      "DELETE FROM sessions WHERE user_id = ? AND json_extract(data, '$.connectionId') = ?",
+    );
     this.clearStatement = db.prepare('DELETE FROM sessions');
     this.lengthStatement = db.prepare('SELECT count(*) AS total FROM sessions WHERE expires_at > ?');
     this.purgeStatement = db.prepare('DELETE FROM sessions WHERE expires_at <= ?');
@@ -93,8 +98,9 @@ export class SqliteSessionStore extends session.Store {
     });
   }
 
-  /** Signs a user out everywhere. Returns how many sessions were removed. */
-  async destroyByUser(userId: string): Promise<number> {
+  /** Signs a user out everywhere (or of the sessions one connection started). Returns how many sessions were removed. */
+  async destroyByUser(userId: string, options: { connectionId?: string } = {}): Promise<number> {
+    if (options.connectionId !== undefined) return this.destroyByUserAndConnectionStatement.run(userId, options.connectionId).changes;
     return this.destroyByUserStatement.run(userId).changes;
   }
 
