@@ -50,6 +50,7 @@ const SettingsPatch = z
     wantAuthnResponseSigned: z.boolean(),
     signAuthnRequests: z.boolean(),
     allowSha1: z.boolean(),
+    singleLogout: z.boolean(),
     jit: z
       .object({
         enabled: z.boolean(),
@@ -119,6 +120,7 @@ export const DEFAULT_SETTINGS: ConnectionSettings = {
   wantAuthnResponseSigned: false,
   signAuthnRequests: false,
   allowSha1: false,
+  singleLogout: false,
   jit: {
     enabled: true,
     updateOnLogin: true,
@@ -154,6 +156,8 @@ export interface ConnectionView {
   acsUrl: string;
   loginUrl: string;
   metadataUrl: string;
+  /** Our SingleLogoutService (Entra: "Logout Url (Optional)"). */
+  logoutUrl: string;
   settings: ConnectionSettings;
   idp: {
     entityId: string;
@@ -310,7 +314,8 @@ export class AdminService {
       acsUrl: urls.acsUrl,
       loginUrl: urls.loginUrl,
       metadataUrl: urls.metadataUrl,
-      settings: connection.settings,
+      logoutUrl: urls.sloUrl,
+      settings: { ...connection.settings, singleLogout: connection.settings.singleLogout ?? false },
       idp: {
         entityId: idp.entityId,
         ssoUrl: idp.ssoRedirectUrl ?? idp.ssoPostUrl,

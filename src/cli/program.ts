@@ -89,7 +89,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .addOption(new Option('--update-on-login <on|off>', 'refresh names and email on every sign-in').choices(['on', 'off']))
       .addOption(new Option('--want-response-signed <on|off>', 'require the whole Response to be signed').choices(['on', 'off']))
       .addOption(new Option('--sign-requests <on|off>', 'sign AuthnRequests with the SP key').choices(['on', 'off']))
-      .addOption(new Option('--allow-sha1 <on|off>', 'accept SHA-1 signatures (legacy IdPs only)').choices(['on', 'off']));
+      .addOption(new Option('--allow-sha1 <on|off>', 'accept SHA-1 signatures (legacy IdPs only)').choices(['on', 'off']))
+      .addOption(new Option('--single-logout <on|off>', 'sign out at the IdP too on POST /logout (SAML single logout)').choices(['on', 'off']));
 
   settingsOptions(
     connection
@@ -353,6 +354,7 @@ function settingsFrom(o: Record<string, string | undefined>): Record<string, unk
   if (on(o.wantResponseSigned) !== undefined) settings.wantAuthnResponseSigned = on(o.wantResponseSigned);
   if (on(o.signRequests) !== undefined) settings.signAuthnRequests = on(o.signRequests);
   if (on(o.allowSha1) !== undefined) settings.allowSha1 = on(o.allowSha1);
+  if (on(o.singleLogout) !== undefined) settings.singleLogout = on(o.singleLogout);
   const jit: Record<string, boolean> = {};
   if (on(o.jit) !== undefined) jit.enabled = on(o.jit)!;
   if (on(o.updateOnLogin) !== undefined) jit.updateOnLogin = on(o.updateOnLogin)!;
@@ -372,6 +374,7 @@ function describeSettings(v: ConnectionView): string {
     `  JIT account creation:     ${onOff(s.jit.enabled)} (update profile on login: ${onOff(s.jit.updateOnLogin)})`,
     `  IdP-initiated sign-in:    ${onOff(s.allowIdpInitiated)}`,
     `  Require signed Response:  ${onOff(s.wantAuthnResponseSigned)}   Sign AuthnRequests: ${onOff(s.signAuthnRequests)}   SHA-1: ${onOff(s.allowSha1)}`,
+    `  Single logout at the IdP: ${onOff(s.singleLogout ?? false)}`,
   ].join('\n');
 }
 
@@ -386,10 +389,12 @@ function describeConnection(v: ConnectionView): string {
     `  Identifier (Entity ID):   ${v.spEntityId}`,
     `  Reply URL (ACS URL):      ${v.acsUrl}`,
     `  Sign on URL:              ${v.loginUrl}`,
+    `  Logout Url (Optional):    ${v.logoutUrl}`,
     `  SP metadata:              ${v.metadataUrl}`,
     `Identity provider:`,
     `  Entity ID:                ${v.idp.entityId}`,
     `  SSO URL:                  ${v.idp.ssoUrl ?? '(none)'}`,
+    `  Single logout URL:        ${v.idp.sloUrl ?? '(none: single logout cannot reach the IdP)'}`,
     `  Metadata signature:       ${v.idp.metadataSigned ? 'verified' : 'not signed'}`,
     `  Signing certificates (SHA-256):`,
     ...certs,

@@ -7,7 +7,7 @@ import type { ErrorRequestHandler, Request, Response } from 'express';
 import { AppError } from '../common/errors';
 import { ProvisioningRefusal } from '../provisioning/identity';
 import { SamlRefusal } from '../saml/refusal';
-import { endUserCopy } from './web/refusal-copy';
+import { endUserCopy, type EndUserCopy } from './web/refusal-copy';
 
 export interface HttpErrorBody {
   status: number;
@@ -39,11 +39,12 @@ export function wantsHtml(req: Request): boolean {
   return req.accepts(['json', 'html']) === 'html' && !req.path.startsWith('/api/');
 }
 
-export function sendError(req: Request, res: Response, body: HttpErrorBody, reference?: string): void {
+/** `copy` replaces the page's default end-user copy for the code (e.g. a refused sign-out speaks of signing out). */
+export function sendError(req: Request, res: Response, body: HttpErrorBody, reference?: string, options: { copy?: EndUserCopy } = {}): void {
   if (res.headersSent) return;
   res.status(body.status);
   if (wantsHtml(req)) {
-    res.render('error', { code: body.code, copy: endUserCopy(body.code, body.message), reference: reference ?? null });
+    res.render('error', { code: body.code, copy: options.copy ?? endUserCopy(body.code, body.message), reference: reference ?? null });
     return;
   }
   res.json({ error: { code: body.code, message: body.message, ...(body.details ? { details: body.details } : {}), ...(reference ? { reference } : {}) } });

@@ -5,7 +5,9 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import session from 'express-session';
 import passport from 'passport';
+import { safeLocalPath } from '../common/local-path';
 import type { Group, Tenant, User } from '../provisioning/types';
+import type { SamlSessionSubject } from '../saml/types';
 import type { RevocableSessionStore, Store } from '../store/ports';
 
 /** What req.user holds for a signed-in request (loaded fresh from the store on every request). */
@@ -28,8 +30,16 @@ declare module 'express-session' {
     /** Epoch ms of the login; the absolute lifetime counts from here. */
     authenticatedAt: number;
     connectionId: string;
+    /** The NameID, its format and the SessionIndex of the SAML sign-in: what a LogoutRequest to the IdP names. */
+    samlSubject: SamlSessionSubject;
   }
 }
+
+/**
+ * Starts SAML single logout at the IdP for a session that has just ended (connections with singleLogout on): returns
+ * the IdP URL to send the browser to, or null when the connection does not do it (src/http/sso.ts idpLogoutStarter).
+ */
+export type IdpLogoutStarter = (ended: { connectionId: string; subject: SamlSessionSubject; returnTo: string | null }) => Promise<string | null>;
 
 export const SESSION_COOKIE = 'gatehouse.sid';
 
@@ -130,7 +140,12 @@ function unauthenticated(res: Response): void {
   res.status(401).json({ error: { code: 'unauthenticated', message: 'Not signed in.' } });
 }
 
-export function sessionRouter(): Router {
+export interface SessionRouterOptions {
+  /** SP-initiated single logout after POST /logout; absent: local sign-out only. */
+  startIdpLogout?: IdpLogoutStarter;
+}
+
+export function sessionRouter(options: SessionRouterOptions = {}): Router {
   const r = Router();
 
   r.get('/api/me', (req, res) => {
@@ -166,13 +181,29 @@ export function sessionRouter(): Router {
   });
 
   r.post('/logout', (req, res, next) => {
+    // Read before the session ends: what a LogoutRequest to the IdP needs (used when the connection has singleLogout).
+    const { connectionId, samlSubject } = req.session;
+    const ended =
+      req.user && connectionId && samlSubject ? { connectionId, subject: samlSubject, returnTo: safeLocalPath(req.query.returnTo) } : null;
     req.logout({ keepSessionInfo: false }, (error) => {
       if (error) return next(error);
       req.session.destroy((destroyError) => {
         if (destroyError) return next(destroyError);
         res.clearCookie(SESSION_COOKIE, { path: '/' });
-        if (req.accepts(['json', 'html']) === 'json') res.status(204).end();
-        else res.redirect(303, '/me');
+        // The local session is gone before the IdP is involved: nothing that goes wrong there can keep it alive.
+        const idpLogout =
+          ended && options.startIdpLogout
+            ? options.startIdpLogout(ended).catch((sloError: unknown) => {
+                req.log?.error({ err: sloError }, 'single logout at the IdP could not be started; signed out locally only');
+                return null;
+              })
+            : Promise.resolve(null);
+        void idpLogout.then((idpLogoutUrl) => {
+          if (req.accepts(['json', 'html']) === 'json') {
+            if (idpLogoutUrl) res.set('Cache-Control', 'no-store').json({ loggedOut: true, idpLogoutUrl });
+            else res.status(204).end();
+          } else res.set('Cache-Control', 'no-store').redirect(303, idpLogoutUrl ?? '/me');
+        });
       });
     });
   });

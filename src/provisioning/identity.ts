@@ -116,6 +116,29 @@ export async function resolveIdentity(
   return { action: 'create', username, usernameKey };
 }
 
+/**
+ * The account a SAML NameID names on this connection (single logout: a LogoutRequest carries only the NameID),
+ * without changing anything. The same two first steps as resolveIdentity: (1) the account linked to the connection
+ * by that value as the IdP's immutable id (a persistent NameID); (2) the tenant's account whose username key is the
+ * value (the NameID is the UPN, or with matchBy email the email, as Entra's default NameID is). Null when neither
+ * finds one, e.g. a transient NameID, or a matchBy-email connection whose NameID is a UPN that differs from the email.
+ */
+export async function findAccountByNameId(
+  store: Pick<Store, 'users' | 'identityLinks'>,
+  { tenant, connection }: IdentityContext,
+  nameId: string,
+): Promise<User | null> {
+  const subject = nameId.trim();
+  if (subject === '') return null;
+  const link = await store.identityLinks.findBySubject(connection.id, subject);
+  if (link) {
+    const user = await store.users.findById(link.userId);
+    // A link always points into the connection's own tenant; the check keeps that true even if data is damaged.
+    if (user && user.tenantId === tenant.id) return user;
+  }
+  return store.users.findByKey(tenant.id, normaliseKey(subject));
+}
+
 export interface ProvisionResult {
   user: User;
   created: boolean;

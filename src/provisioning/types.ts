@@ -31,7 +31,12 @@ export interface IdpDescriptor {
   entityId: string;
   ssoRedirectUrl: string | null;
   ssoPostUrl: string | null;
+  /** Location of the IdP's SingleLogoutService (HTTP-Redirect preferred, else HTTP-POST); null when it has none. */
   sloUrl: string | null;
+  /** That endpoint's ResponseLocation, where LogoutResponses go instead (absent or null: sloUrl). */
+  sloResponseUrl?: string | null;
+  /** That endpoint's binding. Absent on connections imported before single logout existed: read as 'redirect'. */
+  sloBinding?: 'redirect' | 'post' | null;
   nameIdFormats: string[];
   /** Every signing certificate, so a rollover needs no downtime. */
   certs: IdpCertificate[];
@@ -74,6 +79,12 @@ export interface ConnectionSettings {
   signAuthnRequests: boolean;
   /** Accept RSA-SHA1 / SHA-1 digests. Off unless an admin opts in for a legacy IdP. */
   allowSha1: boolean;
+  /**
+   * SAML single logout started by Gatehouse: POST /logout also signs the user out at the IdP (a signed LogoutRequest
+   * on the IdP's HTTP-Redirect SingleLogoutService). Absent (connections made before it existed) = false. LogoutRequests
+   * the IdP sends to /sso/:connection/logout are honoured whatever this says.
+   */
+  singleLogout?: boolean;
   jit: JitSettings;
   /** SCIM provisioning for this connection; absent on connections made before SCIM existed (defaults apply). */
   scim?: ScimSettings;

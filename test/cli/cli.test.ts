@@ -52,12 +52,14 @@ describe('gatehouse CLI', () => {
     expect(c.out).toContain('Identifier (Entity ID):   https://sso.example.com/sso/contoso-entra/metadata');
     expect(c.out).toContain('Reply URL (ACS URL):      https://sso.example.com/sso/contoso-entra/acs');
     expect(c.out).toContain('Sign on URL:              https://sso.example.com/sso/contoso-entra/login');
+    expect(c.out).toContain('Logout Url (Optional):    https://sso.example.com/sso/contoso-entra/logout');
+    expect(c.out).toContain('Single logout at the IdP: off');
     expect(c.out).toContain(idp.entityId);
     expect(c.out.match(/expires \d{4}-\d{2}-\d{2}/g)).toHaveLength(2);
     expect(c.out).toContain('email claim');
 
     const shown = await cli('--json', 'connection', 'show', 'contoso-entra');
-    expect(JSON.parse(shown.out)).toMatchObject({ slug: 'contoso-entra', settings: { matchBy: 'email' } });
+    expect(JSON.parse(shown.out)).toMatchObject({ slug: 'contoso-entra', settings: { matchBy: 'email', singleLogout: false } });
 
     const updated = await cli('connection', 'update', 'contoso-entra', '--jit', 'off', '--idp-initiated', 'off');
     expect(updated.code).toBe(0);
@@ -71,6 +73,10 @@ describe('gatehouse CLI', () => {
     } finally {
       await store.close();
     }
+
+    const slo = await cli('--json', 'connection', 'update', 'contoso-entra', '--single-logout', 'on');
+    expect(slo.code).toBe(0);
+    expect(JSON.parse(slo.out)).toMatchObject({ settings: { singleLogout: true }, logoutUrl: 'https://sso.example.com/sso/contoso-entra/logout' });
   });
 
   it('refuses bad metadata with exit code 1 and stores nothing', async () => {

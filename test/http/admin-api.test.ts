@@ -100,8 +100,9 @@ describe('connections', () => {
       acsUrl: `${BASE_URL}/sso/contoso-entra/acs`,
       loginUrl: `${BASE_URL}/sso/contoso-entra/login`,
       metadataUrl: `${BASE_URL}/sso/contoso-entra/metadata`,
-      idp: { entityId: idp.entityId, ssoUrl: idp.ssoUrl, metadataSigned: false },
-      settings: { matchBy: 'upn', allowIdpInitiated: true, jit: { enabled: true, updateOnLogin: true, membershipMode: 'sync' } },
+      logoutUrl: `${BASE_URL}/sso/contoso-entra/logout`,
+      idp: { entityId: idp.entityId, ssoUrl: idp.ssoUrl, sloUrl: idp.sloUrl, metadataSigned: false },
+      settings: { matchBy: 'upn', allowIdpInitiated: true, singleLogout: false, jit: { enabled: true, updateOnLogin: true, membershipMode: 'sync' } },
       version: 1,
     });
     expect(c.idp.certs).toHaveLength(2);
@@ -171,6 +172,13 @@ describe('connections', () => {
     const bad = await api().post(`/api/connections/${c.id}/metadata`).set(authHeader).send({ metadataXml: 'nope' });
     expect(bad.status).toBe(400);
     expect((await api().get(`/api/connections/${c.id}`).set(authHeader).expect(200)).body.version).toBe(3);
+
+    const slo = await api().patch(`/api/connections/${c.id}`).set(authHeader).send({ singleLogout: true }).expect(200);
+    expect(slo.body.settings).toMatchObject({ singleLogout: true, matchBy: 'email' });
+    const badSlo = await api().patch(`/api/connections/${c.id}`).set(authHeader).send({ singleLogout: 'yes' });
+    expect(badSlo.status).toBe(400);
+    expect(badSlo.body.error.message).toContain('singleLogout');
+    await api().patch(`/api/connections/${c.id}`).set(authHeader).send({ singleLogout: false }).expect(200);
 
     await api().delete(`/api/connections/${c.id}`).set(authHeader).expect(204);
     await api().get(`/api/connections/${c.id}`).set(authHeader).expect(404);

@@ -3,6 +3,9 @@
  * rendered in UTC with an ISO `datetime` attribute; views/static/local-time.js rewrites them into the viewer's time
  * zone when scripts run.
  */
+import { PROVISIONING_REFUSALS } from '../../provisioning/identity';
+import { REFUSAL_REASONS } from '../../saml/refusal';
+
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number) => String(n).padStart(2, '0');
 
@@ -56,5 +59,16 @@ export function daysUntil(value: Date | string | number, now: number = Date.now(
   return d ? Math.floor((d.getTime() - now) / 86_400_000) : 0;
 }
 
-export const formatters = { dateTime, date, iso, relative, daysUntil };
+/**
+ * What a refusal reason code means, for the admin (the log, the dashboard, the test page): the technical sentence
+ * of REFUSAL_REASONS / PROVISIONING_REFUSALS; '' for codes without one.
+ */
+export function reason(code: string | null | undefined): string {
+  if (!code) return '';
+  if (Object.hasOwn(REFUSAL_REASONS, code)) return REFUSAL_REASONS[code as keyof typeof REFUSAL_REASONS];
+  if (Object.hasOwn(PROVISIONING_REFUSALS, code)) return PROVISIONING_REFUSALS[code as keyof typeof PROVISIONING_REFUSALS];
+  return '';
+}
+
+export const formatters = { dateTime, date, iso, relative, daysUntil, reason };
 export type Formatters = typeof formatters;

@@ -126,6 +126,18 @@ const OTHER_COPY: Record<string, EndUserCopy> = {
     retry: true,
   },
   not_found: { title: 'Page not found', explanation: 'There is nothing at this address.', whatToDo: 'Check the address, or go back to the start.', retry: false },
+  admin_forbidden: {
+    title: 'This page is for administrators',
+    explanation: 'You are signed in, but your account is not an administrator here: it is not in the group that may use the Gatehouse admin console.',
+    whatToDo: 'If you should have access, ask your IT administrator to add you to the admin group, then sign in again.',
+    retry: false,
+  },
+  csrf_failed: {
+    title: 'This form has expired',
+    explanation: 'The form was sent from a page that was open too long, or from somewhere other than this site, so nothing was changed.',
+    whatToDo: 'Go back, reload the page and send the form again.',
+    retry: false,
+  },
   internal_error: {
     title: 'Something went wrong on our side',
     explanation: 'The application hit an unexpected problem. It was logged.',
@@ -133,6 +145,27 @@ const OTHER_COPY: Record<string, EndUserCopy> = {
     retry: true,
   },
 };
+
+/**
+ * What an end user reads when a single logout message (a LogoutRequest from their organisation, or its answer to
+ * ours) is refused. The reason codes are the sign-in ones; the copy speaks of signing out.
+ */
+export function logoutRefusalCopy(reason: RefusalReason): EndUserCopy {
+  const explanation: Partial<Record<RefusalReason, string>> = {
+    unknown_connection: 'The sign-out link you followed points to a sign-in that does not exist here.',
+    expired: 'The sign-out message from your organisation expired before it reached us, or a server clock is wrong.',
+    not_yet_valid: 'The sign-out message from your organisation is dated in the future, which usually means a server clock is wrong.',
+    replayed: 'This sign-out message had already been used.',
+    unknown_in_response_to: 'This sign-out confirmation does not answer a sign-out started here, or it was already used or has expired.',
+    status_not_success: 'Your organisation reported that it could not complete the sign-out, so you may still be signed in there.',
+  };
+  return {
+    title: 'We couldn’t complete the sign-out',
+    explanation: explanation[reason] ?? 'The sign-out message from your organisation did not pass our checks, so it was ignored.',
+    whatToDo: 'To be sure you are signed out, close your browser. If this keeps happening, give your IT administrator the reference below.',
+    retry: false,
+  };
+}
 
 /** The end-user copy of an error code; for codes without their own copy, the (already safe) message. */
 export function endUserCopy(code: string, message: string): EndUserCopy {
