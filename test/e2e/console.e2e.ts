@@ -197,8 +197,13 @@ describe('sign-in by email in Chromium', () => {
     const reference = (await p.getByTestId('reference').textContent())!;
     await p.screenshot({ path: path.join(ensureScreenshotsDir(), 'refused-group.png') });
     await context.close();
-    await page.goto(`${gh.baseUrl}/admin/log?outcome=refused`);
+    // The admin types the reference the person sent them into the log's filter and finds the attempt and its reason.
+    await page.goto(`${gh.baseUrl}/admin/log`);
+    await page.getByLabel('Reference').fill(reference.toLowerCase());
+    await page.getByRole('button', { name: 'Filter' }).click();
     await page.getByText(`ref ${reference}`).waitFor();
+    await page.getByText('This account is not in any of the groups allowed to sign in to this application.').waitFor();
+    expect(await page.locator('tr[data-event-id]').count()).toBe(1);
     await gh.admin('PATCH', `/api/connections/${connection.id}`, { jit: { requireAnyGroup: [] } });
   });
 });
@@ -206,3 +211,13 @@ describe('sign-in by email in Chromium', () => {
 async function expectValue(label: string, value: string): Promise<void> {
   expect(await page.getByLabel(label, { exact: true }).inputValue()).toBe(value);
 }
+
+describe('leaving the console in Chromium', () => {
+  it('signs out from the top bar; the console then asks for a sign-in again', async () => {
+    await page.goto(`${gh.baseUrl}/admin`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You are signed out.').waitFor();
+    await page.goto(`${gh.baseUrl}/admin/tenants`);
+    await page.getByRole('heading', { name: 'Sign in to the admin console' }).waitFor();
+  });
+});

@@ -2,6 +2,7 @@
  * A Gatehouse app configured for the admin console (ADMIN_TENANT / ADMIN_GROUP, SP certificate), plus helpers to
  * sign in through a bootstrap link or SAML and to post console forms with their CSRF token.
  */
+import { inflateRawSync } from 'node:zlib';
 import request from 'supertest';
 import { createBootstrapLink } from '../../src/admin/bootstrap';
 import { silentLogger } from '../../src/common/log';
@@ -20,9 +21,20 @@ export interface ConsoleGateway {
   close(): Promise<void>;
 }
 
-export async function createConsoleGateway(policy: { adminTenant?: string; adminGroup?: string } = { adminTenant: 'ops', adminGroup: ADMIN_GROUP }): Promise<ConsoleGateway> {
+export interface ConsoleGatewayOptions {
+  adminTenant?: string;
+  adminGroup?: string;
+  /** Lets the wizard's metadata URL point at a local test server. */
+  allowPrivateMetadataUrls?: boolean;
+  /** The SP certificate the dashboard reports on (default: the test SP certificate). */
+  spCertPem?: string;
+  /** Default: a fresh in-memory database. */
+  databaseUrl?: string;
+}
+
+export async function createConsoleGateway(policy: ConsoleGatewayOptions = { adminTenant: 'ops', adminGroup: ADMIN_GROUP }): Promise<ConsoleGateway> {
   const logger = silentLogger();
-  const store = await openStore('sqlite::memory:', { logger });
+  const store = await openStore(policy.databaseUrl ?? 'sqlite::memory:', { logger });
   const saml = new SamlService({
     baseUrl: BASE_URL,
     spPrivateKeyPem: fixture('sp-signing.key'),
@@ -41,11 +53,11 @@ export async function createConsoleGateway(policy: { adminTenant?: string; admin
     sessionIdleMs: 3_600_000,
     sessionAbsoluteMs: 12 * 3_600_000,
     trustProxy: false,
-    allowPrivateMetadataUrls: false,
+    allowPrivateMetadataUrls: policy.allowPrivateMetadataUrls ?? false,
     acsRateLimitPerMinute: 10_000,
     adminTenant: policy.adminTenant ?? null,
     adminGroup: policy.adminGroup ?? null,
-    spCertPem: fixture('sp-signing.crt'),
+    spCertPem: policy.spCertPem ?? fixture('sp-signing.crt'),
   });
   return { app, store, close: () => store.close() };
 }
@@ -71,4 +83,37 @@ export async function bootstrapAgent(gw: ConsoleGateway): Promise<request.Agent>
 export async function postForm(agent: request.Agent, pagePath: string, action: string, fields: Record<string, string | string[]>) {
   const page = await agent.get(pagePath).expect(200);
   return agent.post(action).type('form').send({ _csrf: csrfOf(page.text), ...fields });
+}
+
+/** Where a "continue" page (meta refresh; continueTo in src/http/web/login.ts) sends the browser. */
+export function continueTarget(html: string): string | null {
+  const url = /<meta http-equiv="refresh" content="0;url=([^"]+)">/.exec(html)?.[1];
+  return url ? url.replace(/&amp;/g, '&') : null;
+}
+
+/**
+ * The console's "Run a test sign-in" as a browser does it: the form, the continue page, the SP-initiated redirect to
+ * the IdP, the IdP's answer (built by `answer` for the AuthnRequest id) posted to the ACS, then the redirects back to
+ * the console. Returns the final response (the connection's test page) and the redirect chain.
+ */
+export async function runTestSignIn(
+  agent: request.Agent,
+  connection: { id: string; slug: string },
+  answer: (authnRequestId: string) => { SAMLResponse: string; RelayState?: string },
+): Promise<{ page: request.Response; acs: request.Response; chain: string[] }> {
+  const testPage = `/admin/connections/${connection.id}/test`;
+  const start = await postForm(agent, testPage, testPage, {});
+  if (start.status !== 200) throw new Error(`test start answered ${start.status}`);
+  const login = await agent.get(continueTarget(start.text)!).expect(302);
+  const samlRequest = new URL(login.headers.location!).searchParams.get('SAMLRequest')!;
+  const authnRequest = inflateRawSync(Buffer.from(samlRequest, 'base64')).toString('utf8');
+  const requestId = /\sID="([^"]+)"/.exec(authnRequest)![1]!;
+  const acs = await agent.post(`/sso/${connection.slug}/acs`).type('form').send(answer(requestId));
+  const chain: string[] = [];
+  let res = acs;
+  while (res.status === 302 || res.status === 303) {
+    chain.push(res.headers.location!);
+    res = await agent.get(res.headers.location!);
+  }
+  return { page: res, acs, chain };
 }

@@ -2,9 +2,10 @@
  * Home realm discovery at /login: the email's domain selects the tenant and its connection; several connections
  * get a choice page; unknown domains and bad input get a plain message; returnTo stays a local path.
  */
+import { inflateRawSync } from 'node:zlib';
 import request from 'supertest';
 import { TestIdp } from '../helpers/test-idp';
-import { authHeader, createTestGateway, type TestGateway } from '../helpers/gateway';
+import { authHeader, BASE_URL, createTestGateway, type TestGateway } from '../helpers/gateway';
 
 const idp = new TestIdp();
 let gw: TestGateway;
@@ -97,5 +98,80 @@ describe('POST /login (home realm discovery)', () => {
     await connection('tailspin', 'tailspin-entra');
     const res = await request(gw.app).post('/login').type('form').send({ email: 'b@tailspin.example' }).expect(200);
     expect(continueTarget(res)).toContain('/sso/tailspin-entra/login');
+  });
+});
+
+describe('returnTo through the whole round trip', () => {
+  /** /login -> continue page -> /sso/:c/login -> IdP (answered here) -> ACS: where the browser lands. */
+  async function landing(returnTo: string): Promise<string> {
+    const agent = request.agent(gw.app);
+    const login = await agent.post('/login').type('form').send({ email: 'adele.vance@contoso.example', returnTo }).expect(200);
+    const redirect = await agent.get(continueTarget(login)!).expect(302);
+    const samlRequest = new URL(redirect.headers.location!).searchParams.get('SAMLRequest')!;
+    const inResponseTo = /\sID="([^"]+)"/.exec(inflateRawSync(Buffer.from(samlRequest, 'base64')).toString('utf8'))![1]!;
+    const connection = (await gw.store.connections.findBySlug('contoso-entra'))!;
+    const sp = { entityId: connection.spEntityId, acsUrl: `${BASE_URL}/sso/contoso-entra/acs` };
+    // A RelayState from the browser is ignored for an answered request: the server kept the returnTo.
+    const acs = await agent.post('/sso/contoso-entra/acs').type('form').send(idp.postBody(sp, { inResponseTo, relayState: 'https://evil.example/' })).expect(303);
+    return acs.headers.location!;
+  }
+
+  it('lands on the local page asked for', async () => {
+    expect(await landing('/reports/42?tab=2#top')).toBe('/reports/42?tab=2#top');
+  });
+
+  it.each(['https://evil.example/x', '//evil.example/x', '/\\evil.example', '/\t/evil.example', ' /x', 'javascript:alert(1)'])('lands on /me instead of %p', async (returnTo) => {
+    expect(await landing(returnTo)).toBe('/me');
+  });
+});
+
+describe('/me', () => {
+  it('shows the name, email, groups by name (ids set apart), when the session ends, and a sign-out button', async () => {
+    const connection = (await gw.store.connections.findBySlug('contoso-entra'))!;
+    const sp = { entityId: connection.spEntityId, acsUrl: `${BASE_URL}/sso/contoso-entra/acs` };
+    const agent = request.agent(gw.app);
+    await agent.post('/sso/contoso-entra/acs').type('form').send(idp.postBody(sp)).expect(303);
+    await request(gw.app).post('/api/tenants/contoso/groups/rename').set(authHeader).send({ names: { '5b8d2c1e-7a4f-4d3b-9e2a-1c0b9a8f7e6d': 'Engineering' } }).expect(200);
+    const page = await agent.get('/me').expect(200);
+    expect(page.text).toContain('<h1>Adele Vance</h1>');
+    expect(page.text).toContain('<dt>Email</dt><dd>adele.vance@contoso.example</dd>');
+    expect(page.text).toContain('<li class="chip">Engineering</li>');
+    expect(page.text).toMatch(/<li class="chip unresolved"[^>]*>c3e1a7b9-2d4f-4a6c-8e0b-1f3d5a7c9e2b<\/li>/);
+    expect(page.text).toContain('known only by their identity-provider ID');
+    expect(page.text).toMatch(/<dt>Session ends<\/dt><dd>in (59|60) minutes if you are inactive/);
+    expect(page.text).toContain('<form method="post" action="/logout"><button type="submit" class="secondary">Sign out</button></form>');
+    expect(page.headers['cache-control']).toBe('no-store');
+    // Not an admin: no way into the console is offered.
+    expect(page.text).not.toContain('href="/admin"');
+    // /login knows who is signed in.
+    expect((await agent.get('/login').expect(200)).text).toContain('You are already signed in as <strong>adele.vance@contoso.example</strong>');
+  });
+});
+
+describe('public pages and the CSP', () => {
+  it('every public page is served under the strict CSP and has nothing inline it would block', async () => {
+    const connection = (await gw.store.connections.findBySlug('contoso-entra'))!;
+    const sp = { entityId: connection.spEntityId, acsUrl: `${BASE_URL}/sso/contoso-entra/acs` };
+    const agent = request.agent(gw.app);
+    const pages = [
+      await request(gw.app).get('/login'),
+      await request(gw.app).post('/login').type('form').send({ email: 'a@unknown.example' }),
+      await request(gw.app).post('/login').type('form').send({ email: 'a@fabrikam.example' }),
+      await request(gw.app).post('/login').type('form').send({ email: 'a@contoso.example' }),
+      await request(gw.app).get('/me'),
+      await request(gw.app).get('/no/such/page').set('Accept', 'text/html'),
+      await request(gw.app).post('/sso/contoso-entra/acs').set('Accept', 'text/html').type('form').send(idp.postBody(sp, { now: new Date(Date.now() - 7_200_000) })),
+      await agent.post('/sso/contoso-entra/acs').type('form').send(idp.postBody(sp)).then(() => agent.get('/me')),
+    ];
+    for (const page of pages) {
+      expect(page.headers['content-type']).toMatch(/text\/html/);
+      const csp = String(page.headers['content-security-policy']);
+      expect(csp).toContain("default-src 'self'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("style-src 'self'");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).not.toContain('unsafe-inline');
+      expect(page.text.match(/<script(?![^>]*\ssrc=)[^>]*>|<style|\sstyle=|\son[a-z]+=/gi)).toBeNull();
+    }
   });
 });

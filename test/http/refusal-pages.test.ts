@@ -123,3 +123,87 @@ describe('refusal pages', () => {
     expect(res.text).toContain('<h1>Page not found</h1>');
   });
 });
+
+/** The log entry carrying this reference (refusals are written just after the answer: wait a little for them). */
+async function entryWithReference(reference: string) {
+  for (let i = 0; i < 50; i++) {
+    const entry = (await gw.store.events.list({ outcome: 'refused', limit: 50 })).find((e) => e.details.reference === reference);
+    if (entry) return entry;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return undefined;
+}
+
+describe('every refusal a person can meet: its own page, and a reference the admin finds in the provisioning log', () => {
+  type Case = {
+    reason: string;
+    status: number;
+    settings?: Record<string, unknown>;
+    tenantDomains?: string[];
+    /** Runs before the refused attempt (e.g. a first sign-in). */
+    before?: () => Promise<void>;
+    body: () => PostBody;
+    slug?: string;
+  };
+  let replayed: PostBody | null = null;
+  const replayBody = () => (replayed ??= idp.postBody(sp));
+  const cases: Case[] = [
+    { reason: 'expired', status: 400, body: () => idp.postBody(sp, { now: new Date(Date.now() - 2 * 3_600_000) }) },
+    {
+      reason: 'replayed',
+      status: 400,
+      // The same response twice: the first signs in, the second is the replay.
+      before: async () => {
+        await request(gw.app).post('/sso/contoso-entra/acs').type('form').send(replayBody()).expect(303);
+      },
+      body: () => replayBody(),
+    },
+    {
+      reason: 'user_disabled',
+      status: 403,
+      before: async () => {
+        await request(gw.app).post('/sso/contoso-entra/acs').type('form').send(idp.postBody(sp)).expect(303);
+        const tenant = (await gw.store.tenants.findBySlug('contoso'))!;
+        const [user] = (await gw.store.users.listByTenant(tenant.id, { offset: 0, limit: 1 })).items;
+        await request(gw.app).patch(`/api/connections/${connectionId}/users/${user!.id}`).set(authHeader).send({ active: false }).expect(200);
+      },
+      body: () => idp.postBody(sp),
+    },
+    { reason: 'not_in_required_group', status: 403, settings: { jit: { requireAnyGroup: [ENG] } }, body: () => idp.postBody(sp, { user: { groups: [SALES] } }) },
+    { reason: 'jit_disabled', status: 403, settings: { jit: { enabled: false } }, body: () => idp.postBody(sp) },
+    { reason: 'domain_not_owned', status: 403, tenantDomains: ['fabrikam.example'], body: () => idp.postBody(sp) },
+    { reason: 'unknown_connection', status: 404, slug: 'no-such-connection', body: () => idp.postBody(sp) },
+    { reason: 'status_not_success', status: 400, body: () => idp.postBody(sp, { statusCode: STATUS.responder, subStatusCode: STATUS.authnFailed }) },
+    { reason: 'unsolicited_response', status: 400, settings: { allowIdpInitiated: false }, body: () => idp.postBody(sp) },
+    { reason: 'signature_invalid', status: 400, body: () => idp.postBody(sp, { key: 'idp-rogue' }) },
+    { reason: 'audience_mismatch', status: 400, body: () => idp.postBody(sp, { audience: 'https://other.example/sp' }) },
+  ];
+
+  it.each(cases)('$reason', async (c) => {
+    await setUp(c.settings ?? {});
+    if (c.tenantDomains) await request(gw.app).patch('/api/tenants/contoso').set(authHeader).send({ domains: c.tenantDomains }).expect(200);
+    await c.before?.();
+    const res = await request(gw.app).post(`/sso/${c.slug ?? 'contoso-entra'}/acs`).set('Accept', 'text/html').type('form').send(c.body());
+    expect(res.status).toBe(c.status);
+    const copy = endUserCopy(c.reason, '');
+    // The page is the person's: what happened, what to do; the code and a reference for their IT team.
+    expect(res.text).toContain(`<h1>${copy.title}</h1>`);
+    expect(res.text).toContain(copy.explanation);
+    expect(res.text).toContain(copy.whatToDo);
+    expect(res.text).toContain(`<code>${c.reason}</code>`);
+    expect(res.text).toContain('look this reference up in Gatehouse’s provisioning log');
+    expect(res.text.includes('href="/login">Sign in again')).toBe(copy.retry);
+    const reference = /data-testid="reference">([0-9A-F]{8})</.exec(res.text)?.[1];
+    expect(reference).toBeDefined();
+    expect(res.headers['set-cookie'] ?? []).toEqual([]);
+    // The admin finds the attempt by that reference, with the technical reason.
+    const entry = await entryWithReference(reference!);
+    expect(entry).toMatchObject({ channel: 'saml', outcome: 'refused', reason: c.reason });
+    if (c.reason === 'unknown_connection') {
+      // No tenant to file it under: it is in the unfiltered log, naming the connection that was asked for.
+      expect(entry).toMatchObject({ tenantId: null, connectionId: null, details: { connection: 'no-such-connection' } });
+    } else {
+      expect(entry?.connectionId).toBe(connectionId);
+    }
+  });
+});

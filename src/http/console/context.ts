@@ -69,7 +69,7 @@ export function consoleAdminOf(req: Request, policy: AdminPolicy): ConsoleAdmin 
 }
 
 /** JSON for fetch() callers (the live log) and *.json paths; pages for browsers. */
-function wantsJson(req: Request): boolean {
+export function wantsJson(req: Request): boolean {
   return req.path.endsWith('.json') || req.accepts(['html', 'json']) === 'json';
 }
 

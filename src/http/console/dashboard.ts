@@ -60,7 +60,8 @@ export function dashboardPages(options: ConsoleOptions): Router {
     const all = await allConnections(store);
     const now = Date.now();
     const spExpiry = spCertificateExpiry(options.spCertPem);
-    const recentRefusals: ProvisioningEvent[] = await store.events.list({ outcome: 'refused', limit: 6 });
+    // Sign-ins only: refused SCIM requests (e.g. a revoked token) have their own place, the connection's SCIM page.
+    const recentRefusals: ProvisioningEvent[] = await store.events.list({ outcome: 'refused', channel: 'saml', limit: 6 });
     const scimAlerts = await scimTokenAlerts(options, all, now);
     const connectionNames = new Map(all.flatMap(({ connections }) => connections.map((c) => [c.id, c.slug] as const)));
     res.render('admin/dashboard', {

@@ -1,10 +1,10 @@
 /**
- * The provisioning log: filters (tenant, connection, channel, outcome, user, time), newest first with "older"
- * paging, each refusal with its reason and reference, and a live tail: views/static/log-tail.js polls
- * /admin/log/events.json every 2 seconds for entries newer than the newest shown.
+ * The provisioning log: filters (tenant, connection, channel, outcome, user, time, and the reference a refused
+ * person was shown), newest first with "older" paging, each refusal with its reason and reference, and a live tail:
+ * views/static/log-tail.js polls /admin/log/events.json every 2 seconds for entries newer than the newest shown.
  */
 import { Router, type Request } from 'express';
-import type { Channel, EventOutcome } from '../../provisioning/types';
+import type { Channel, EventOutcome, ProvisioningEvent } from '../../provisioning/types';
 import type { EventQuery } from '../../store/ports';
 import type { ConsoleOptions } from './context';
 import { allConnections } from './dashboard';
@@ -12,6 +12,9 @@ import { allConnections } from './dashboard';
 const CHANNELS: readonly Channel[] = ['saml', 'scim', 'ldap', 'admin'];
 const OUTCOMES: readonly EventOutcome[] = ['success', 'refused', 'error', 'info'];
 const PAGE = 50;
+/** A reference lookup reads the log (within the other filters) newest first, this many entries at most. */
+const REFERENCE_SCAN_BATCH = 500;
+const REFERENCE_SCAN_LIMIT = 20_000;
 
 export interface LogFilters {
   tenant: string;
@@ -21,6 +24,8 @@ export interface LogFilters {
   user: string;
   from: string;
   to: string;
+  /** The reference code of a refused sign-in (shown on the person's error page), e.g. 3F9A0C12. */
+  reference: string;
 }
 
 function text(req: Request, name: string): string {
@@ -35,8 +40,29 @@ function instant(value: string): Date | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
+/** "3f9a 0c12" as typed from a screenshot or a phone call -> "3F9A0C12". */
+export function normaliseReference(value: string): string {
+  return value.replace(/[\s-]+/gu, '').toUpperCase().slice(0, 32);
+}
+
 export function logPages({ store }: ConsoleOptions): Router {
   const r = Router();
+
+  /**
+   * The entries carrying this reference. References live in the entries' details (no index): the log is read
+   * newest first in batches, within the other filters, up to REFERENCE_SCAN_LIMIT entries.
+   */
+  async function findByReference(q: EventQuery, reference: string): Promise<ProvisioningEvent[]> {
+    const found: ProvisioningEvent[] = [];
+    let before = q.before;
+    for (let read = 0; read < REFERENCE_SCAN_LIMIT; read += REFERENCE_SCAN_BATCH) {
+      const batch = await store.events.list({ ...q, before, limit: REFERENCE_SCAN_BATCH });
+      found.push(...batch.filter((e) => e.details.reference === reference));
+      if (batch.length < REFERENCE_SCAN_BATCH) break;
+      before = batch.at(-1)!.at;
+    }
+    return found.slice(0, PAGE);
+  }
 
   async function query(req: Request) {
     const filters: LogFilters = {
@@ -47,6 +73,7 @@ export function logPages({ store }: ConsoleOptions): Router {
       user: text(req, 'user'),
       from: text(req, 'from'),
       to: text(req, 'to'),
+      reference: normaliseReference(text(req, 'reference')),
     };
     const all = await allConnections(store);
     const connection = all.flatMap((t) => t.connections).find((c) => c.slug === filters.connection.toLowerCase());
@@ -68,10 +95,11 @@ export function logPages({ store }: ConsoleOptions): Router {
 
   r.get('/log', async (req, res) => {
     const { filters, q, all, connectionNames } = await query(req);
-    const events = await store.events.list(q);
+    const events = filters.reference ? await findByReference(q, filters.reference) : await store.events.list(q);
     const params = new URLSearchParams(Object.entries(filters).filter(([, v]) => v !== ''));
     const oldest = events.at(-1);
-    const olderHref = events.length === PAGE && oldest ? `/admin/log?${params.toString()}&older=${encodeURIComponent(oldest.at.toISOString())}` : null;
+    const olderHref =
+      !filters.reference && events.length === PAGE && oldest ? `/admin/log?${params.toString()}&older=${encodeURIComponent(oldest.at.toISOString())}` : null;
     res.render('admin/log', {
       title: 'Provisioning log',
       nav: 'log',
@@ -83,7 +111,7 @@ export function logPages({ store }: ConsoleOptions): Router {
       connectionNames,
       olderHref,
       // The tail follows only the first page (no "older" cursor, no upper bound).
-      tailHref: text(req, 'older') || filters.to ? null : `/admin/log/events.json?${params.toString()}`,
+      tailHref: text(req, 'older') || filters.to || filters.reference ? null : `/admin/log/events.json?${params.toString()}`,
     });
   });
 

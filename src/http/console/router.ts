@@ -2,12 +2,14 @@
  * The admin console under /admin: server-rendered pages (views/admin) over AdminService, the same actions as the
  * admin API and the CLI. Every form is CSRF-protected; every page but sign-in and bootstrap needs an admin.
  */
-import express, { Router, type Request, type Response } from 'express';
+import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import { BOOTSTRAP_PATH, bootstrapTokenUsable, consumeBootstrapToken } from '../../admin/bootstrap';
 import { safeLocalPath } from '../../common/local-path';
+import { toHttpError } from '../errors';
+import { SESSION_COOKIE } from '../session';
 import { ssoLoginHref } from '../web/login';
 import { connectionPages } from './connections';
-import { consoleAdminOf, consoleCsrf, formField, requireConsoleAdmin, takeFlash, type ConsoleOptions } from './context';
+import { consoleAdminOf, consoleCsrf, formField, requireConsoleAdmin, takeFlash, wantsJson, type ConsoleOptions } from './context';
 import { dashboardPages } from './dashboard';
 import { directoryPages } from './directory';
 import { logPages } from './log';
@@ -42,7 +44,20 @@ export function consoleRouter(options: ConsoleOptions): Router {
     const tenant = policy.tenant ? await store.tenants.findBySlug(policy.tenant) : null;
     const connections = tenant ? await store.connections.listByTenant(tenant.id) : [];
     const signInOptions = connections.map((c) => ({ name: c.name, entityId: c.idp.entityId, href: ssoLoginHref(c.slug, returnTo) }));
-    res.render('admin/sign-in', { title: 'Admin sign-in', options: signInOptions, policy });
+    res.render('admin/sign-in', { title: 'Admin sign-in', options: signInOptions, policy, signedOut: req.query.signedOut === '1' });
+  });
+
+  // Sign-out from the console's top bar: a CSRF-protected form like every other console action. It ends the whole
+  // Gatehouse session (a bootstrap session, or the admin's SSO session).
+  r.post('/sign-out', (req: Request, res: Response, next) => {
+    req.logout({ keepSessionInfo: false }, (error) => {
+      if (error) return next(error);
+      req.session.destroy((destroyError) => {
+        if (destroyError) return next(destroyError);
+        res.clearCookie(SESSION_COOKIE, { path: '/' });
+        res.redirect(303, '/admin/sign-in?signedOut=1');
+      });
+    });
   });
 
   r.get('/bootstrap', csrf.expose, async (req: Request, res: Response) => {
@@ -77,6 +92,33 @@ export function consoleRouter(options: ConsoleOptions): Router {
   r.use(directoryPages(options));
   r.use(logPages(options));
   r.use(scimPages(options));
+
+  // Inside the console, a missing page or a refused action is shown in the console's own layout (with its
+  // navigation), not as an end-user sign-in error page. Scripts still get the JSON error.
+  r.use((req: Request, res: Response) => {
+    if (wantsJson(req)) {
+      res.status(404).json({ error: { code: 'not_found', message: 'No such page in the admin console.' } });
+      return;
+    }
+    res.status(404).render('admin/message', {
+      title: 'Not found',
+      heading: 'There is nothing at this address',
+      text: 'The page may have moved, or the tenant, connection, user or group it showed no longer exists.',
+    });
+  });
+  const consoleErrors: ErrorRequestHandler = (error, req, res, next) => {
+    const mapped = toHttpError(error);
+    if (!mapped || wantsJson(req) || res.headersSent) {
+      next(error);
+      return;
+    }
+    res.status(mapped.status).render('admin/message', {
+      title: mapped.status === 404 ? 'Not found' : 'Not done',
+      heading: mapped.status === 404 ? 'Not found' : 'That did not work',
+      text: mapped.message,
+    });
+  };
+  r.use(consoleErrors);
   return outer;
 }
 
