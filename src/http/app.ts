@@ -17,7 +17,7 @@ import { errorHandler, notFound, sendError } from './errors';
 import { ScimCredentials } from '../scim/credentials';
 import { scimRouter } from './scim';
 import { createPassport, sessionMiddleware, sessionRouter } from './session';
-import { samlStrategy, ssoRouter } from './sso';
+import { idpLogoutStarter, samlStrategy, ssoRouter } from './sso';
 import { consoleAdminOf } from './console/context';
 import { consoleRouter } from './console/router';
 import { formatters } from './web/format';
@@ -159,6 +159,7 @@ export function createApp(options: AppOptions): { app: Express; admin: AdminServ
       logger,
       rateLimit: signInRateLimit,
       acsBodyParser: express.urlencoded({ extended: false, limit: ACS_BODY_LIMIT, parameterLimit: 10 }),
+      sessions: sessionStore,
     }),
   );
   const adminPolicy = { tenant: options.adminTenant ?? null, group: options.adminGroup ?? null };
@@ -167,7 +168,7 @@ export function createApp(options: AppOptions): { app: Express; admin: AdminServ
     res.locals.consoleAdmin = consoleAdminOf(req, adminPolicy);
     next();
   });
-  app.use(sessionRouter());
+  app.use(sessionRouter({ startIdpLogout: idpLogoutStarter(store, options.saml) }));
   app.use(loginRouter(store));
   app.use(
     consoleRouter({
