@@ -116,7 +116,7 @@ async function run(request: ScimLoadRequest): Promise<ScimLoadResult> {
             ...Array.from({ length: half }, (_, k) => request.userIds[(i * half + k + Math.floor(n / 2)) % n]!),
           ];
           for (let from = 0; from < members.length; from += request.batch) {
-            await timed('PATCH', `/scim/v2/Groups/${id}`, 200, {
+            await timed('PATCH', `/scim/v2/Groups/${id}`, 204, {
               schemas: [PATCH_OP],
               Operations: [{ op: 'Add', path: 'members', value: members.slice(from, from + request.batch).map((value) => ({ value })) }],
             });

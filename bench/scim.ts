@@ -5,6 +5,7 @@
  * groups/s, request p50/p99, peak RSS, lookup p50/p99 (sequential, and at concurrency 8).
  *
  * Options: --sizes 1000,10000,100000 --concurrency 8 --lookups 2000 --client process|thread --json
+ * (through npm: `npm run bench:scim -- --sizes 1000`). SCIM_BENCH_SIZES=1000,10000 sets the sizes too; --sizes wins.
  * The load client runs in a child process by default, so "peak RSS" is the server process's alone.
  * Targets (sqlite): >= 1500 user creates/s at 10k; userName eq lookup p99 < 5 ms at 100k; users/s at 100k within 20%
  * of 1k; RSS < 300 MB.
@@ -31,8 +32,20 @@ interface Options {
   json: boolean;
 }
 
-function parseOptions(argv: string[]): Options {
-  const options: Options = { sizes: [1000, 10_000, 100_000], concurrency: 8, lookups: 2000, json: false };
+function parseSizes(text: string, from: string): number[] {
+  const sizes = text.split(',').map((s) => Number(s.trim()));
+  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 20)) throw new Error(`${from} takes whole numbers >= 20, e.g. 1000,10000`);
+  return sizes;
+}
+
+function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Options {
+  const fromEnv = env.SCIM_BENCH_SIZES?.trim();
+  const options: Options = {
+    sizes: fromEnv ? parseSizes(fromEnv, 'SCIM_BENCH_SIZES') : [1000, 10_000, 100_000],
+    concurrency: 8,
+    lookups: 2000,
+    json: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -47,10 +60,7 @@ function parseOptions(argv: string[]): Options {
       clientMode = mode;
     }
     else if (arg === '--sizes') {
-      options.sizes = value()
-        .split(',')
-        .map((s) => Number(s.trim()));
-      if (options.sizes.some((n) => !Number.isInteger(n) || n < 20)) throw new Error('--sizes takes whole numbers >= 20, e.g. 1000,10000');
+      options.sizes = parseSizes(value(), '--sizes');
     } else if (arg === '--concurrency' || arg === '--lookups') {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 1) throw new Error(`${arg} needs a positive whole number`);

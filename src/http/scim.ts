@@ -13,10 +13,10 @@ import type { Logger } from '../common/log';
 import { ScimReconciler, type ScimResult } from '../provisioning/scim';
 import type { EventOutcome } from '../provisioning/types';
 import { scimSettingsOf } from '../provisioning/types';
-import { ScimCredentials, type Authenticated } from '../scim/credentials';
+import { ScimCredentials, type Authenticated, type AuthFailure, type OAuthClientRef } from '../scim/credentials';
 import { ScimError, toScimErrorBody } from '../scim/errors';
 import { resourceTypeDocument, resourceTypesDocument, schemaDocument, schemasDocument, ScimSchemaRegistry, serviceProviderConfig } from '../scim/schemas';
-import type { NewEvent, RevocableSessionStore, Store } from '../store/ports';
+import type { NewEvent, RevocableSessionStore, ScimToken, Store } from '../store/ports';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json';
 export const SCIM_BODY_LIMIT = '1mb';
@@ -35,6 +35,8 @@ export interface ScimRouterOptions {
 interface ScimLocals {
   started: number;
   auth?: Authenticated;
+  /** Why the bearer token was refused (401); with the token when it exists (expired, revoked). */
+  authFailure?: { reason: AuthFailure; token?: ScimToken };
   events: NewEvent[];
 }
 
@@ -43,6 +45,11 @@ function locals(res: Response): ScimLocals {
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/** Milliseconds since `started` (performance.now()), to 0.01 ms. */
+function elapsedMs(started: number): number {
+  return Math.round((performance.now() - started) * 100) / 100;
+}
 
 /**
  * Group commit for the provisioning log: the entries of every request that finishes in the same turn of the event
@@ -92,15 +99,25 @@ export function scimRouter(options: ScimRouterOptions): Router {
     const outcome: EventOutcome = status >= 500 ? 'error' : status >= 400 ? 'refused' : 'success';
     const path = `${req.baseUrl}${req.path}`;
     const auth = state.auth;
+    // A refused token that exists (expired, revoked) is logged on its own connection, so its admin sees why the
+    // provisioning service is failing; an unknown or missing one belongs to no connection.
+    const refused = state.authFailure?.token;
     const entry: NewEvent = {
-      tenantId: auth?.tenant.id ?? null,
-      connectionId: auth?.connection.id ?? null,
+      tenantId: auth?.tenant.id ?? refused?.tenantId ?? null,
+      connectionId: auth?.connection.id ?? refused?.connectionId ?? null,
       channel: 'scim',
       type: 'scim_request',
       outcome,
       subject: `${req.method} ${path}`,
       reason: status >= 400 ? String(status) : null,
-      details: { method: req.method, path, status, durationMs: Math.round((performance.now() - state.started) * 100) / 100, tokenId: auth?.token.id ?? null },
+      details: {
+        method: req.method,
+        path,
+        status,
+        durationMs: elapsedMs(state.started),
+        tokenId: auth?.token.id ?? refused?.id ?? null,
+        ...(state.authFailure ? { authFailure: state.authFailure.reason } : {}),
+      },
       at: new Date(),
     };
     try {
@@ -109,12 +126,19 @@ export function scimRouter(options: ScimRouterOptions): Router {
       logger.error({ err: error }, 'SCIM provisioning log write failed');
     }
     if (res.headersSent) return;
-    res.status(status).type(SCIM_CONTENT_TYPE);
-    res.set({ 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    res.status(status);
+    res.set({ 'Content-Type': `${SCIM_CONTENT_TYPE}; charset=utf-8`, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    // The only ETag is the resource version (W/"n"): res.send would add a body hash to every answer (errors and
+    // lists included), which a client could mistake for a version to send back in If-Match.
     if (result.etag) res.set('ETag', result.etag);
     if (result.location) res.location(result.location);
-    if (result.body === undefined) res.end();
-    else res.send(JSON.stringify(result.body));
+    if (result.body === undefined) {
+      res.end();
+      return;
+    }
+    const json = JSON.stringify(result.body);
+    res.set('Content-Length', String(Buffer.byteLength(json, 'utf8')));
+    res.end(json);
   };
 
   const fail = (req: Request, res: Response, error: unknown): Promise<void> => {
@@ -149,34 +173,98 @@ export function scimRouter(options: ScimRouterOptions): Router {
   const r = Router();
 
   // ---- OAuth 2.0 client credentials (RFC 6749 §4.4) ----
-  r.post('/oauth/token', express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 10 }), async (req, res) => {
-    res.set('Cache-Control', 'no-store');
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    let clientId = typeof body.client_id === 'string' ? body.client_id : undefined;
-    let clientSecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
-    const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.get('authorization') ?? '');
-    if (basic) {
-      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon > 0) {
-        clientId = decodeURIComponent(decoded.slice(0, colon));
-        clientSecret = decodeURIComponent(decoded.slice(colon + 1));
+  // Logged in the provisioning log like every SCIM request (status, duration, outcome, the client id when it names a
+  // known client), never the secret or the token issued.
+  const answerOAuth = async (
+    req: Request,
+    res: Response,
+    status: number,
+    body: Record<string, unknown>,
+    client: OAuthClientRef | null,
+    refused?: string,
+  ): Promise<void> => {
+    const path = req.originalUrl.split('?')[0]!;
+    const entry: NewEvent = {
+      tenantId: client?.tenantId ?? null,
+      connectionId: client?.connectionId ?? null,
+      channel: 'scim',
+      type: 'scim_request',
+      outcome: status >= 500 ? 'error' : status >= 400 ? 'refused' : 'success',
+      subject: `${req.method} ${path}`,
+      reason: status >= 400 ? String(status) : null,
+      details: {
+        method: req.method,
+        path,
+        status,
+        durationMs: elapsedMs(res.locals.started as number),
+        tokenId: null,
+        clientId: client?.clientId ?? null,
+        ...(refused ? { authFailure: refused } : {}),
+      },
+      at: new Date(),
+    };
+    try {
+      await eventLog.append([entry]);
+    } catch (error) {
+      logger.error({ err: error }, 'SCIM provisioning log write failed');
+    }
+    if (res.headersSent) return;
+    res.status(status).set('Cache-Control', 'no-store');
+    if (status === 401) res.set('WWW-Authenticate', 'Basic realm="gatehouse-scim"');
+    res.json(body);
+  };
+
+  r.post(
+    '/oauth/token',
+    (_req, res, next) => {
+      res.locals.started = performance.now();
+      next();
+    },
+    express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 10 }),
+    async (req, res) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      let clientId = typeof body.client_id === 'string' ? body.client_id : undefined;
+      let clientSecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
+      const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.get('authorization') ?? '');
+      if (basic) {
+        const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        if (colon > 0) {
+          try {
+            clientId = decodeURIComponent(decoded.slice(0, colon));
+            clientSecret = decodeURIComponent(decoded.slice(colon + 1));
+          } catch {
+            return answerOAuth(req, res, 400, { error: 'invalid_request', error_description: 'The Basic credentials are not valid.' }, null);
+          }
+        }
       }
-    }
-    if (body.grant_type !== 'client_credentials') {
-      res.status(400).json({ error: 'unsupported_grant_type', error_description: 'Only grant_type=client_credentials is supported.' });
-      return;
-    }
-    if (!clientId || !clientSecret) {
-      res.status(400).json({ error: 'invalid_request', error_description: 'client_id and client_secret are required (form fields or HTTP Basic).' });
-      return;
-    }
-    const issued = await credentials.issueAccessToken(clientId, clientSecret);
-    if (!issued) {
-      res.status(401).set('WWW-Authenticate', 'Basic realm="gatehouse-scim"').json({ error: 'invalid_client', error_description: 'Unknown or revoked client, or wrong secret.' });
-      return;
-    }
-    res.json({ access_token: issued.accessToken, token_type: 'Bearer', expires_in: issued.expiresIn });
+      if (body.grant_type !== 'client_credentials') {
+        return answerOAuth(req, res, 400, { error: 'unsupported_grant_type', error_description: 'Only grant_type=client_credentials is supported.' }, null);
+      }
+      if (!clientId || !clientSecret) {
+        const description = 'client_id and client_secret are required (form fields or HTTP Basic).';
+        return answerOAuth(req, res, 400, { error: 'invalid_request', error_description: description }, null);
+      }
+      let issued: Awaited<ReturnType<ScimCredentials['issueAccessToken']>>;
+      try {
+        issued = await credentials.issueAccessToken(clientId, clientSecret);
+      } catch (error) {
+        logger.error({ err: error }, 'SCIM OAuth token request failed');
+        return answerOAuth(req, res, 500, { error: 'server_error', error_description: 'Internal server error.' }, null);
+      }
+      if ('refused' in issued) {
+        const description = 'Unknown or revoked client, or wrong secret.';
+        return answerOAuth(req, res, 401, { error: 'invalid_client', error_description: description }, issued.client, issued.refused);
+      }
+      return answerOAuth(req, res, 200, { access_token: issued.accessToken, token_type: 'Bearer', expires_in: issued.expiresIn }, issued.client);
+    },
+  );
+  // An unreadable or oversized form body.
+  r.use('/oauth/token', (error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = (error as { status?: unknown }).status;
+    const code = typeof status === 'number' && status >= 400 && status < 500 ? status : 500;
+    const description = code === 413 ? 'The request body is too large.' : code < 500 ? 'The request body could not be read.' : 'Internal server error.';
+    void answerOAuth(req, res, code, { error: code < 500 ? 'invalid_request' : 'server_error', error_description: description }, null);
   });
 
   // ---- /scim/v2 ----
@@ -191,7 +279,8 @@ export function scimRouter(options: ScimRouterOptions): Router {
     const result = await credentials.authenticate(match?.[1]).catch((error: unknown) => error);
     if (result instanceof Error || !result || 'failure' in (result as object)) {
       if (result instanceof Error) return fail(req, res, result);
-      const failure = (result as { failure: string }).failure;
+      const { failure, token } = result as { failure: AuthFailure; token?: ScimToken };
+      locals(res).authFailure = { reason: failure, ...(token && (failure === 'expired' || failure === 'revoked') ? { token } : {}) };
       return fail(req, res, new ScimError(401, undefined, failure === 'missing' ? 'A bearer token is required.' : 'The bearer token is not valid.'));
     }
     locals(res).auth = result as Authenticated;
@@ -203,7 +292,12 @@ export function scimRouter(options: ScimRouterOptions): Router {
       limit: options.rateLimitPerMinute,
       standardHeaders: 'draft-8',
       legacyHeaders: false,
-      keyGenerator: (_req, res) => `scim:${locals(res).auth!.token.id}`,
+      // Per credential: a long-lived token by its id; OAuth access tokens by their client, so minting new access
+      // tokens does not reset the client's budget.
+      keyGenerator: (_req, res) => {
+        const { token } = locals(res).auth!;
+        return token.kind === 'access' && token.clientId ? `scim:client:${token.clientId}` : `scim:token:${token.id}`;
+      },
       handler: (req, res) => {
         const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
         res.set('Retry-After', String(Math.max(1, Math.ceil(((reset?.getTime() ?? Date.now() + 60_000) - Date.now()) / 1000))));

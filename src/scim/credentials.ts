@@ -93,6 +93,25 @@ export interface Authenticated {
   tenant: Tenant;
 }
 
+/** A client as the token endpoint's log names it (never its secret or hash). */
+export type OAuthClientRef = Pick<ScimClient, 'id' | 'clientId' | 'connectionId' | 'tenantId'>;
+
+export interface IssuedAccessToken {
+  accessToken: string;
+  expiresIn: number;
+  client: OAuthClientRef;
+}
+
+export interface RefusedAccessToken {
+  refused: 'unknown_client' | 'wrong_secret' | 'revoked' | 'connection_gone';
+  /** The client the request named, when it exists (its connection's log records the refusal). */
+  client: OAuthClientRef | null;
+}
+
+function clientOf(client: ScimClient): OAuthClientRef {
+  return { id: client.id, clientId: client.clientId, connectionId: client.connectionId, tenantId: client.tenantId };
+}
+
 export class ScimCredentials {
   constructor(private readonly store: Store) {}
 
@@ -165,14 +184,19 @@ export class ScimCredentials {
     return clientView(revoked!);
   }
 
-  /** The client-credentials grant: a 1-hour bearer token for a valid, unrevoked client. Null when refused. */
-  async issueAccessToken(clientId: string, clientSecret: string, now = new Date()): Promise<{ accessToken: string; expiresIn: number } | null> {
+  /**
+   * The client-credentials grant: a 1-hour bearer token for a valid, unrevoked client. When refused, `client` is the
+   * client the id named (wrong secret, revoked) or null (unknown id), so the refusal can be logged on its connection.
+   */
+  async issueAccessToken(clientId: string, clientSecret: string, now = new Date()): Promise<IssuedAccessToken | RefusedAccessToken> {
     const client = await this.store.scimClients.findByClientId(clientId);
     // Compare even when the client is unknown, so timing does not tell which client ids exist.
     const matches = secretsEqual(hashToken(clientSecret), client?.secretHash ?? hashToken(`${clientSecret}-unknown`));
-    if (!client || !matches || client.revokedAt) return null;
+    const known = client ? clientOf(client) : null;
+    if (!client || !matches) return { refused: client ? 'wrong_secret' : 'unknown_client', client: known };
+    if (client.revokedAt) return { refused: 'revoked', client: known };
     const connection = await this.store.connections.findById(client.connectionId);
-    if (!connection) return null;
+    if (!connection) return { refused: 'connection_gone', client: null };
     const secret = `${ACCESS_PREFIX}${randomSecret(32)}`;
     await this.store.scimTokens.create({
       connectionId: client.connectionId,
@@ -184,7 +208,7 @@ export class ScimCredentials {
       expiresAt: new Date(now.getTime() + ACCESS_TOKEN_SECONDS * 1000),
     });
     await this.store.scimClients.touch(client.id, now);
-    return { accessToken: secret, expiresIn: ACCESS_TOKEN_SECONDS };
+    return { accessToken: secret, expiresIn: ACCESS_TOKEN_SECONDS, client: known! };
   }
 
   // ---- authentication --------------------------------------------------------------------------------------------

@@ -98,6 +98,44 @@ export function applyGroupPatch(current: ScimGroupResource, body: unknown): Grou
   };
 }
 
+const MEMBERS_PATH = /^(?:urn:ietf:params:scim:schemas:core:2\.0:group:)?members$/i;
+// A plain id only (no escapes): anything fancier takes the general path.
+const MEMBER_FILTER_PATH = /^(?:urn:ietf:params:scim:schemas:core:2\.0:group:)?members\[\s*value\s+eq\s+"([^"\\]*)"\s*\]$/i;
+
+/**
+ * The member ids a group PATCH touches when all it does is add or remove given members (Entra's membership
+ * updates: `members` Add or Remove with a list of `{ value }`, Remove with `members[value eq "id"]`); null for any
+ * other request (a replace, removing every member, another attribute, a value of another shape, an invalid body).
+ *
+ * Such a request depends only on whether those ids are members now, so it can be applied with applyGroupPatch to a
+ * resource holding just them (the reconciler does, to keep a PATCH on a group of 100k members from reading the
+ * 100k). Anything this function does not recognise goes the general way, with the same result and errors.
+ */
+export function memberIdsTouched(body: unknown): string[] | null {
+  let operations: PatchOperation[];
+  try {
+    operations = parsePatchRequest(body);
+  } catch {
+    return null;
+  }
+  const ids = new Set<string>();
+  for (const operation of operations) {
+    if (operation.path === undefined || operation.op === 'replace') return null;
+    const filtered = MEMBER_FILTER_PATH.exec(operation.path);
+    if (filtered) {
+      if (operation.op !== 'remove' || operation.value !== undefined) return null;
+      ids.add(filtered[1]!);
+      continue;
+    }
+    if (!MEMBERS_PATH.test(operation.path) || operation.value === undefined || operation.value === null) return null;
+    for (const item of Array.isArray(operation.value) ? operation.value : [operation.value]) {
+      if (!isPlainObject(item) || typeof item.value !== 'string' || item.value === '') return null;
+      ids.add(item.value);
+    }
+  }
+  return [...ids];
+}
+
 /**
  * Validates the PatchOp envelope: `schemas` includes the PatchOp URN, `Operations` is a non-empty array of at most
  * MAX_PATCH_OPERATIONS, each op is add/replace/remove in any case (else 400 invalidSyntax); a remove names a path

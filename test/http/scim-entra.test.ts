@@ -6,7 +6,7 @@
  */
 import request from 'supertest';
 import { authHeader } from '../helpers/gateway';
-import { entraUser, GROUP_SCHEMA, SCIM_JSON, scimClient, setUpScim, USER_SCHEMA, type ScimSetup } from '../helpers/scim';
+import { ENTERPRISE, entraUser, GROUP_SCHEMA, SCIM_JSON, scimClient, setUpScim, USER_SCHEMA, type ScimSetup } from '../helpers/scim';
 
 let setup: ScimSetup;
 let scim: ReturnType<typeof scimClient>;
@@ -141,23 +141,26 @@ describe('Entra group provisioning sequence', () => {
     expect(query.body).toMatchObject({ totalResults: 1, Resources: [{ id: gid, displayName: 'displayName' }] });
 
     await scim.patch(`/Groups/${gid}`, [{ op: 'Replace', path: 'displayName', value: '1879db59updatedDisplayName' }]).expect(200);
-    await scim.patch(`/Groups/${gid}`, [{ op: 'Add', path: 'members', value: [{ $ref: null, value: alice }, { $ref: null, value: bob }] }]).expect(200);
-    // Re-adding is a no-op.
-    await scim.patch(`/Groups/${gid}`, [{ op: 'Add', path: 'members', value: [{ value: alice }] }]).expect(200);
+    // Member updates answer 204 No Content with the new version, as in Microsoft's examples.
+    const added = await scim.patch(`/Groups/${gid}`, [{ op: 'Add', path: 'members', value: [{ $ref: null, value: alice }, { $ref: null, value: bob }] }]).expect(204);
+    expect(added.headers.etag).toBe('W/"3"');
+    expect(added.text).toBe('');
+    // Re-adding is a no-op (same version).
+    expect((await scim.patch(`/Groups/${gid}`, [{ op: 'Add', path: 'members', value: [{ value: alice }] }]).expect(204)).headers.etag).toBe('W/"3"');
     let group = (await scim.get(`/Groups/${gid}`).expect(200)).body;
     expect(group.displayName).toBe('1879db59updatedDisplayName');
     expect(group.members.map((m: { value: string }) => m.value).sort()).toEqual([alice, bob].sort());
     expect((await scim.get(`/Groups?filter=${encodeURIComponent(`members.value eq "${bob}"`)}`).expect(200)).body.totalResults).toBe(1);
 
-    await scim.patch(`/Groups/${gid}`, [{ op: 'Remove', path: 'members', value: [{ $ref: null, value: alice }] }]).expect(200);
-    await scim.patch(`/Groups/${gid}`, [{ op: 'Remove', path: `members[value eq "${bob}"]` }]).expect(200);
+    await scim.patch(`/Groups/${gid}`, [{ op: 'Remove', path: 'members', value: [{ $ref: null, value: alice }] }]).expect(204);
+    await scim.patch(`/Groups/${gid}`, [{ op: 'Remove', path: `members[value eq "${bob}"]` }]).expect(204);
     // Removing an absent member is a no-op.
-    await scim.patch(`/Groups/${gid}`, [{ op: 'Remove', path: 'members', value: [{ value: bob }] }]).expect(200);
+    await scim.patch(`/Groups/${gid}`, [{ op: 'Remove', path: 'members', value: [{ value: bob }] }]).expect(204);
     group = (await scim.get(`/Groups/${gid}`).expect(200)).body;
     expect(group.members).toBeUndefined();
 
     // The user's groups reach the account (the /api/me groups come from memberships).
-    await scim.patch(`/Groups/${gid}`, [{ op: 'Add', path: 'members', value: [{ value: alice }] }]).expect(200);
+    await scim.patch(`/Groups/${gid}`, [{ op: 'Add', path: 'members', value: [{ value: alice }] }]).expect(204);
     expect((await setup.gw.store.memberships.listByUser(alice)).map((m) => m.groupId)).toEqual([gid]);
 
     await scim.delete(`/Groups/${gid}`).expect(204);
@@ -214,5 +217,181 @@ describe('Entra group provisioning sequence', () => {
       .send({ scim: { extensions: [{ id: 'not-a-urn', attributes: [] }] } })
       .expect(400);
     expect(SCIM_JSON).toBe('application/scim+json');
+  });
+});
+
+describe("Entra's PATCH dialect, stored and served back", () => {
+  const INFO = 'urn:ietf:params:scim:schemas:extension:info:2.0:User';
+
+  it('path-less Replace with dotted and URN keys, a bare manager id, "False", a filtered Add that creates then merges', async () => {
+    const extension = { id: INFO, attributes: [{ name: 'info1', type: 'string' }, { name: 'info2', type: 'string' }] };
+    await request(setup.gw.app).patch(`/api/connections/${setup.connectionId}`).set(authHeader).send({ scim: { extensions: [extension] } }).expect(200);
+    const manager = (await scim.post('/Users', { schemas: [USER_SCHEMA], userName: 'boss@testuser.com' }).expect(201)).body.id as string;
+    const created = (await scim.post('/Users', { schemas: [USER_SCHEMA], userName: 'pat@testuser.com', externalId: 'pat' }).expect(201)).body;
+    expect(created.emails).toBeUndefined();
+
+    const patched = await scim
+      .patch(`/Users/${created.id}`, [
+        // Add on a filtered entry that does not exist creates it; the next sub-attribute Add merges into it.
+        { op: 'Add', path: 'emails[type eq "work"].value', value: 'Pat.Doe@testuser.com' },
+        { op: 'Add', path: 'emails[type eq "work"].primary', value: 'True' },
+        {
+          op: 'Replace',
+          value: {
+            'name.givenName': 'Pat',
+            'name.familyName': 'Doe',
+            displayName: 'Pat Doe',
+            active: 'False',
+            [`${ENTERPRISE}:department`]: 'Engineering',
+            [`${ENTERPRISE}:manager`]: manager,
+            [`${INFO}:info1`]: 'one',
+          },
+        },
+        { op: 'REPLACE', path: `${ENTERPRISE}:employeeNumber`, value: 'E-7' },
+        { op: 'add', path: INFO, value: { info2: 'two' } },
+      ])
+      .expect(200);
+    const expected = {
+      id: created.id,
+      externalId: 'pat',
+      userName: 'pat@testuser.com',
+      active: false,
+      displayName: 'Pat Doe',
+      name: { givenName: 'Pat', familyName: 'Doe' },
+      emails: [{ type: 'work', value: 'Pat.Doe@testuser.com', primary: true }],
+      [ENTERPRISE]: { department: 'Engineering', manager: { value: manager }, employeeNumber: 'E-7' },
+      [INFO]: { info1: 'one', info2: 'two' },
+    };
+    expect(patched.body).toMatchObject(expected);
+    expect(patched.body.schemas).toEqual([USER_SCHEMA, ENTERPRISE, INFO]);
+    const stored = (await scim.get(`/Users/${created.id}`).expect(200)).body;
+    expect(stored).toEqual(patched.body);
+    // The account itself carries what sign-in and /api/me use.
+    expect(await setup.gw.store.users.findById(created.id)).toMatchObject({
+      email: 'Pat.Doe@testuser.com',
+      givenName: 'Pat',
+      familyName: 'Doe',
+      displayName: 'Pat Doe',
+      fullName: 'Pat Doe',
+      active: false,
+    });
+    // And the stored values are what the filters find.
+    for (const filter of [
+      'emails[type eq "work"].value eq "pat.doe@TESTUSER.com"',
+      `${ENTERPRISE}:employeeNumber eq "e-7"`,
+      'name.familyName eq "DOE" and active eq "False"',
+    ]) {
+      expect((await scim.get(`/Users?filter=${encodeURIComponent(filter)}`).expect(200)).body.Resources.map((r: { id: string }) => r.id)).toEqual([created.id]);
+    }
+
+    // Unknown attributes and targets are 400 with nothing stored, even when earlier operations were valid.
+    const refusals: [unknown[], string][] = [
+      [[{ op: 'Replace', path: 'displayName', value: 'X' }, { op: 'Replace', path: `${INFO}:info9`, value: 'x' }], 'invalidPath'],
+      [[{ op: 'Replace', value: { displayName: 'X', 'name.nickName9': 'x' } }], 'invalidPath'],
+      [[{ op: 'Add', path: 'urn:ietf:params:scim:schemas:extension:nope:2.0:User:x', value: 'x' }], 'invalidPath'],
+      [[{ op: 'Remove', path: 'emails[type eq "home"]' }], 'noTarget'],
+      [[{ op: 'Replace', path: 'emails[type eq "home" or type eq "other"].value', value: 'x@testuser.com' }], 'noTarget'],
+      [[{ op: 'Remove' }], 'noTarget'],
+    ];
+    for (const [operations, scimType] of refusals) {
+      const res = await scim.patch(`/Users/${created.id}`, operations).expect(400);
+      expect(res.body).toMatchObject({ status: '400', scimType });
+    }
+    expect((await scim.get(`/Users/${created.id}`).expect(200)).body).toEqual(stored);
+
+    // Removing something absent is a no-op (same version); removing a filtered entry removes it.
+    expect((await scim.patch(`/Users/${created.id}`, [{ op: 'Remove', path: 'nickName' }]).expect(200)).headers.etag).toBe(stored.meta.version);
+    const removed = await scim.patch(`/Users/${created.id}`, [{ op: 'Remove', path: 'emails[type eq "work"]' }, { op: 'Remove', path: `${ENTERPRISE}:manager` }]).expect(200);
+    expect(removed.body.emails).toBeUndefined();
+    expect(removed.body[ENTERPRISE]).toEqual({ department: 'Engineering', employeeNumber: 'E-7' });
+    expect((await setup.gw.store.users.findById(created.id))!.email).toBeNull();
+  });
+
+  it('a member Add/Remove reads only the members it names and answers 204; other group PATCHes answer the whole group', async () => {
+    const users = await Promise.all(['m1', 'm2', 'm3'].map(async (n) => (await scim.post('/Users', entraUser(`${n}@testuser.com`)).expect(201)).body.id as string));
+    const [m1, m2, m3] = users as [string, string, string];
+    const gid = (await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'Big', members: [{ value: m1 }, { value: m2 }] }).expect(201)).body.id as string;
+    const wholeList = jest.spyOn(setup.gw.store.scimGroups, 'members');
+    const named = jest.spyOn(setup.gw.store.scimGroups, 'membersAmong');
+    try {
+      const res = await scim
+        .patch(`/Groups/${gid}`, [
+          { op: 'Add', path: 'members', value: [{ value: m3 }, { value: m1 }] },
+          { op: 'Remove', path: `members[value eq "${m2}"]` },
+        ])
+        .expect(204);
+      expect(res.headers.etag).toBe('W/"2"');
+      expect(wholeList).not.toHaveBeenCalled();
+      expect(named).toHaveBeenCalledWith(gid, `scim:${setup.connectionId}`, [m3, m1, m2]);
+      // A member that does not exist is still refused, and nothing changes.
+      const refused = await scim.patch(`/Groups/${gid}`, [{ op: 'Add', path: 'members', value: [{ value: 'no-such-user' }] }]).expect(400);
+      expect(refused.body).toMatchObject({ scimType: 'invalidValue' });
+      expect(wholeList).not.toHaveBeenCalled();
+    } finally {
+      wholeList.mockRestore();
+      named.mockRestore();
+    }
+    const group = (await scim.get(`/Groups/${gid}`).expect(200)).body;
+    expect(group.members.map((m: { value: string }) => m.value).sort()).toEqual([m1, m3].sort());
+    expect(group.meta.version).toBe('W/"2"');
+    const change = (await log()).find((e) => e.type === 'memberships_changed' && (e.details.removed as string[]).length > 0);
+    expect(change?.details).toMatchObject({ groupId: gid, added: [m3], removed: [m2] });
+
+    // A PATCH that also renames, or removes every member, answers the whole group.
+    const mixed = await scim.patch(`/Groups/${gid}`, [{ op: 'Add', path: 'members', value: [{ value: m2 }] }, { op: 'Replace', path: 'displayName', value: 'Bigger' }]).expect(200);
+    expect(mixed.body).toMatchObject({ displayName: 'Bigger', meta: { version: 'W/"3"' } });
+    expect(mixed.body.members.map((m: { value: string }) => m.value).sort()).toEqual([m1, m2, m3].sort());
+    const cleared = await scim.patch(`/Groups/${gid}`, [{ op: 'Remove', path: 'members' }]).expect(200);
+    expect(cleared.body.members).toBeUndefined();
+    expect((await scim.get(`/Groups/${gid}`).expect(200)).body.members).toBeUndefined();
+  });
+
+  it('PUT /Groups honours members: the list is replaced, the difference added and removed', async () => {
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(async (n) => (await scim.post('/Users', entraUser(`${n}@testuser.com`)).expect(201)).body.id as string));
+    const group = (await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'Team', members: [{ value: a }, { value: b }] }).expect(201)).body;
+    expect(group.members.map((m: { value: string }) => m.value).sort()).toEqual([a, b].sort());
+    const put = await scim.put(`/Groups/${group.id}`, { schemas: [GROUP_SCHEMA], displayName: 'Team 2', members: [{ value: b }, { value: c, $ref: null }] }).expect(200);
+    expect(put.body.displayName).toBe('Team 2');
+    expect(put.body.members.map((m: { value: string }) => m.value).sort()).toEqual([b, c].sort());
+    expect((await setup.gw.store.memberships.listByUser(a)).map((m) => m.groupId)).toEqual([]);
+    expect((await setup.gw.store.memberships.listByUser(c)).map((m) => m.groupId)).toEqual([group.id]);
+    const changes = (await log()).filter((e) => e.type === 'memberships_changed').map((e) => e.details);
+    expect(changes[0]).toMatchObject({ groupId: group.id, added: [c], removed: [a] });
+    // A member this client cannot see is refused, and nothing changes.
+    await scim.put(`/Groups/${group.id}`, { schemas: [GROUP_SCHEMA], displayName: 'Team 3', members: [{ value: 'no-such-user' }] }).expect(400);
+    expect((await scim.get(`/Groups/${group.id}`).expect(200)).body).toEqual(put.body);
+  });
+});
+
+describe('filters over HTTP', () => {
+  const ids = async (path: string, filter: string) =>
+    ((await scim.get(`${path}?filter=${encodeURIComponent(filter)}`).expect(200)).body.Resources as { id: string }[]).map((r) => r.id).sort();
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 15));
+
+  it('gt/ge/lt/le on meta dates, not, and, or, and value paths on users and groups', async () => {
+    const one = (await scim.post('/Users', entraUser('one@testuser.com', { emails: [{ type: 'home', value: 'one@home.example' }] })).expect(201)).body;
+    await pause();
+    const two = (await scim.post('/Users', entraUser('two@testuser.com')).expect(201)).body;
+    await pause();
+    const three = (await scim.post('/Users', entraUser('three@testuser.com')).expect(201)).body;
+    const at = two.meta.created as string;
+    expect(await ids('/Users', `meta.created gt "${at}"`)).toEqual([three.id]);
+    expect(await ids('/Users', `meta.created ge "${at}"`)).toEqual([two.id, three.id].sort());
+    expect(await ids('/Users', `meta.created lt "${at}"`)).toEqual([one.id]);
+    expect(await ids('/Users', `meta.created le "${at}"`)).toEqual([one.id, two.id].sort());
+    expect(await ids('/Users', `meta.created eq "${at}"`)).toEqual([two.id]);
+    expect(await ids('/Users', `not (meta.created gt "${at}")`)).toEqual([one.id, two.id].sort());
+    await pause();
+    await scim.patch(`/Users/${one.id}`, [{ op: 'Replace', path: 'displayName', value: 'One' }]).expect(200);
+    expect(await ids('/Users', `meta.lastModified gt "${three.meta.lastModified}"`)).toEqual([one.id]);
+    expect(await ids('/Users', 'emails[type eq "work"]')).toEqual([two.id, three.id].sort());
+    expect(await ids('/Users', 'emails[type eq "home"].value ew "@HOME.example" or userName sw "THR"')).toEqual([one.id, three.id].sort());
+    expect(await ids('/Users', 'userName sw "t" and not (userName eq "two@testuser.com")')).toEqual([three.id]);
+
+    const group = (await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'G', members: [{ value: two.id }] }).expect(201)).body;
+    await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'Empty' }).expect(201);
+    expect(await ids('/Groups', `members[value eq "${two.id}"]`)).toEqual([group.id]);
+    expect(await ids('/Groups', `members[value eq "${one.id}"]`)).toEqual([]);
+    expect(await ids('/Groups', `meta.created le "${group.meta.created}" and members pr`)).toEqual([group.id]);
   });
 });

@@ -6,7 +6,7 @@
 import request from 'supertest';
 import { hashToken } from '../../src/common/secrets';
 import { authHeader } from '../helpers/gateway';
-import { entraUser, PATCH_OP, SCIM_JSON, scimClient, setUpScim, USER_SCHEMA, type ScimSetup } from '../helpers/scim';
+import { entraUser, GROUP_SCHEMA, PATCH_OP, SCIM_JSON, scimClient, setUpScim, USER_SCHEMA, type ScimSetup } from '../helpers/scim';
 
 let setup: ScimSetup;
 let scim: ReturnType<typeof scimClient>;
@@ -54,6 +54,17 @@ describe('authentication', () => {
       expiresAt: new Date(Date.now() - 1000),
     });
     expectScimError(await scimClient({ gw: setup.gw, token: secret }).get('/Users'), 401);
+    // Logged on the token's own connection, so its admin sees why the provisioning service fails.
+    const [entry] = await setup.gw.store.events.list({ connectionId: setup.connectionId, channel: 'scim', limit: 1 });
+    expect(entry).toMatchObject({ type: 'scim_request', outcome: 'refused', reason: '401', details: { status: 401, authFailure: 'expired' } });
+    expect(JSON.stringify(entry)).not.toContain(secret);
+  });
+
+  it('an unknown token is logged on no connection', async () => {
+    await request(setup.gw.app).get('/scim/v2/Users').set('Authorization', 'Bearer gh_scim_unknown').expect(401);
+    const [entry] = await setup.gw.store.events.list({ channel: 'scim', limit: 1 });
+    expect(entry).toMatchObject({ connectionId: null, tenantId: null, details: { status: 401, authFailure: 'unknown', tokenId: null } });
+    expect(await setup.gw.store.events.list({ connectionId: setup.connectionId, channel: 'scim', limit: 5 })).toEqual([]);
   });
 
   it('401 once a token is revoked; the other tokens of the connection keep working', async () => {
@@ -65,6 +76,8 @@ describe('authentication', () => {
     await request(setup.gw.app).delete(`/api/connections/${setup.connectionId}/scim-tokens/${firstId}`).set(authHeader).expect(200);
     expectScimError(await scim.get('/Users'), 401);
     await scimClient({ gw: setup.gw, token: second.token }).get('/Users').expect(200);
+    const refused = (await setup.gw.store.events.list({ connectionId: setup.connectionId, channel: 'scim', limit: 10 })).find((e) => e.details.status === 401);
+    expect(refused).toMatchObject({ details: { authFailure: 'revoked', tokenId: firstId } });
   });
 
   it('a deleted connection takes its tokens with it', async () => {
@@ -185,6 +198,51 @@ describe('ETags', () => {
     await request(setup.gw.app).delete(`/scim/v2/Users/${id}`).set(auth).set('If-Match', put.headers.etag).expect(204);
   });
 
+  it('If-Match on Groups: PUT, PATCH and DELETE answer 412 on a stale version and change nothing', async () => {
+    const alice = (await scim.post('/Users', entraUser('alice@testuser.com')).expect(201)).body.id as string;
+    const group = await scim.post('/Groups', { schemas: [GROUP_SCHEMA], externalId: 'g-1', displayName: 'G' }).expect(201);
+    const id = group.body.id as string;
+    expect(group.headers.etag).toBe('W/"1"');
+    const auth = { Authorization: `Bearer ${setup.token}`, 'Content-Type': SCIM_JSON };
+    const addAlice = JSON.stringify({ schemas: [PATCH_OP], Operations: [{ op: 'Add', path: 'members', value: [{ value: alice }] }] });
+    const put = (displayName: string) => JSON.stringify({ schemas: [GROUP_SCHEMA], externalId: 'g-1', displayName, members: [{ value: alice }] });
+
+    expectScimError(await request(setup.gw.app).patch(`/scim/v2/Groups/${id}`).set(auth).set('If-Match', 'W/"7"').send(addAlice), 412);
+    expectScimError(await request(setup.gw.app).put(`/scim/v2/Groups/${id}`).set(auth).set('If-Match', '"7"').send(put('P')), 412);
+    expectScimError(await request(setup.gw.app).delete(`/scim/v2/Groups/${id}`).set(auth).set('If-Match', 'W/"7", W/"8"'), 412);
+    const unchanged = await scim.get(`/Groups/${id}`).expect(200);
+    expect(unchanged.body).toMatchObject({ displayName: 'G', meta: { version: 'W/"1"' } });
+    expect(unchanged.body.members).toBeUndefined();
+
+    const patched = await request(setup.gw.app).patch(`/scim/v2/Groups/${id}`).set(auth).set('If-Match', 'W/"3", W/"1"').send(addAlice).expect(204);
+    expect(patched.headers.etag).toBe('W/"2"');
+    expect((await scim.get(`/Groups/${id}`).expect(200)).body.members).toEqual([expect.objectContaining({ value: alice })]);
+    expectScimError(await request(setup.gw.app).put(`/scim/v2/Groups/${id}`).set(auth).set('If-Match', 'W/"1"').send(put('Stale')), 412);
+    const replaced = await request(setup.gw.app).put(`/scim/v2/Groups/${id}`).set(auth).set('If-Match', patched.headers.etag).send(put('Renamed')).expect(200);
+    expect(replaced.headers.etag).toBe('W/"3"');
+    expectScimError(await request(setup.gw.app).delete(`/scim/v2/Groups/${id}`).set(auth).set('If-Match', patched.headers.etag), 412);
+    expect((await scim.get(`/Groups/${id}`).expect(200)).body.displayName).toBe('Renamed');
+    await request(setup.gw.app).delete(`/scim/v2/Groups/${id}`).set(auth).set('If-Match', replaced.headers.etag).expect(204);
+    await scim.get(`/Groups/${id}`).expect(404);
+  });
+
+  it('the ETag header is only ever a resource version: lists, discovery documents and errors carry none', async () => {
+    const user = await scim.post('/Users', entraUser('tag@testuser.com')).expect(201);
+    expect(user.headers.etag).toBe('W/"1"');
+    expect((await scim.get(`/Users/${user.body.id}?attributes=userName`).expect(200)).headers.etag).toBe('W/"1"');
+    for (const res of [
+      await scim.get('/Users?filter=userName eq "tag@testuser.com"').expect(200),
+      await scim.get('/Groups').expect(200),
+      await scim.get('/ServiceProviderConfig').expect(200),
+      await scim.get('/Users/00000000-0000-4000-8000-000000000000').expect(404),
+      await request(setup.gw.app).get('/scim/v2/Users').expect(401),
+    ]) {
+      expect(res.headers.etag).toBeUndefined();
+      expect(res.headers['content-type']).toBe('application/scim+json; charset=utf-8');
+      expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.text));
+    }
+  });
+
   it('a PATCH that changes nothing keeps the version', async () => {
     const user = await scim.post('/Users', entraUser('same@testuser.com')).expect(201);
     const res = await scim.patch(`/Users/${user.body.id}`, [{ op: 'replace', path: 'active', value: 'True' }]).expect(200);
@@ -203,5 +261,27 @@ describe('rate limit per token', () => {
     expectScimError(limited, 429, 'tooMany');
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     await scimClient({ gw: setup.gw, token: other }).get('/Users').expect(200);
+  });
+
+  it('an OAuth client has one budget, however many access tokens it obtains', async () => {
+    await setup.gw.close();
+    setup = await setUpScim({}, { scimRateLimitPerMinute: 3 });
+    const client = (await request(setup.gw.app).post(`/api/connections/${setup.connectionId}/scim-clients`).set(authHeader).expect(201)).body;
+    const accessToken = async () =>
+      (
+        await request(setup.gw.app)
+          .post('/scim/oauth/token')
+          .type('form')
+          .send({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret })
+          .expect(200)
+      ).body.access_token as string;
+    const first = scimClient({ gw: setup.gw, token: await accessToken() });
+    for (let i = 0; i < 3; i++) await first.get('/Users').expect(200);
+    expectScimError(await first.get('/Users'), 429, 'tooMany');
+    const limited = await scimClient({ gw: setup.gw, token: await accessToken() }).get('/Users');
+    expectScimError(limited, 429, 'tooMany');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    // The connection's secret token has its own budget.
+    await scimClient(setup).get('/Users').expect(200);
   });
 });

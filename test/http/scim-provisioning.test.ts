@@ -195,8 +195,19 @@ describe('tokens select the tenant', () => {
     await other.patch(`/Users/${mine.body.id}`, [{ op: 'Replace', path: 'active', value: false }]).expect(404);
     await other.delete(`/Users/${mine.body.id}`).expect(404);
     expect((await other.get('/Users').expect(200)).body.Resources.map((r: { id: string }) => r.id)).toEqual([theirs.body.id]);
-    const group = await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'Mine' }).expect(201);
+    const group = await scim.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'Mine', members: [{ value: mine.body.id }] }).expect(201);
     await other.get(`/Groups/${group.body.id}`).expect(404);
+    await other.patch(`/Groups/${group.body.id}`, [{ op: 'Replace', path: 'displayName', value: 'Taken' }]).expect(404);
+    await other.put(`/Groups/${group.body.id}`, { schemas: [GROUP_SCHEMA], displayName: 'Taken' }).expect(404);
+    await other.delete(`/Groups/${group.body.id}`).expect(404);
+    // Filters never reach across either, not even by id.
+    const none = async (path: string, filter: string) =>
+      expect((await other.get(`${path}?filter=${encodeURIComponent(filter)}`).expect(200)).body.totalResults).toBe(0);
+    await none('/Users', `id eq "${mine.body.id}"`);
+    await none('/Users', `externalId eq "${mine.body.externalId}" and userName ne "same@shared.example"`);
+    await none('/Groups', `members[value eq "${mine.body.id}"]`);
+    await none('/Groups', 'displayName eq "Mine"');
+    expect((await scim.get(`/Groups/${group.body.id}`).expect(200)).body).toMatchObject({ displayName: 'Mine', members: [{ value: mine.body.id }] });
     // Members must be users the client can see.
     await other.post('/Groups', { schemas: [GROUP_SCHEMA], displayName: 'X', members: [{ value: mine.body.id }] }).expect(400);
     expect((await setup.gw.store.users.findById(mine.body.id))!.active).toBe(true);

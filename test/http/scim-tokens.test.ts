@@ -227,6 +227,30 @@ describe('OAuth 2.0 client credentials', () => {
     await viaOAuth.get('/Users').expect(401);
     await api().post('/scim/oauth/token').type('form').send({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret }).expect(401);
   });
+
+  it('logs every token request in the provisioning log (client id, status, outcome), never the secret or the token', async () => {
+    const client = (await api().post(`/api/connections/${setup.connectionId}/scim-clients`).set(authHeader).expect(201)).body;
+    const grant = { grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret };
+    const issued = (await api().post('/scim/oauth/token').type('form').send(grant).expect(200)).body.access_token as string;
+    await api().post('/scim/oauth/token').type('form').send({ ...grant, client_secret: 'gh_cs_wrong' }).expect(401);
+    await api().post('/scim/oauth/token').type('form').send({ ...grant, client_id: 'gh_client_nope' }).expect(401);
+    // Malformed Basic credentials and an oversized body are client errors, not server errors.
+    await api().post('/scim/oauth/token').set('Authorization', `Basic ${Buffer.from('%E0%A4%A:x').toString('base64')}`).type('form').send({ grant_type: 'client_credentials' }).expect(400);
+    await api().post('/scim/oauth/token').type('form').send({ ...grant, pad: 'x'.repeat(20_000) }).expect(413);
+
+    const all = (await setup.gw.store.events.list({ channel: 'scim', limit: 20 })).filter((e) => e.subject === 'POST /scim/oauth/token').reverse();
+    expect(all.map((e) => [e.details.status, e.outcome, e.connectionId, e.details.clientId ?? null, e.details.authFailure ?? null])).toEqual([
+      [200, 'success', setup.connectionId, client.clientId, null],
+      [401, 'refused', setup.connectionId, client.clientId, 'wrong_secret'],
+      [401, 'refused', null, null, 'unknown_client'],
+      [400, 'refused', null, null, null],
+      [413, 'refused', null, null, null],
+    ]);
+    expect(all.every((e) => typeof e.details.durationMs === 'number' && e.details.path === '/scim/oauth/token')).toBe(true);
+    const text = JSON.stringify(await setup.gw.store.events.list({ limit: 100 }));
+    expect(text).not.toContain(client.clientSecret);
+    expect(text).not.toContain(issued);
+  });
 });
 
 describe('gatehouse scim-token / scim-client CLI', () => {

@@ -1,4 +1,4 @@
-import { applyGroupPatch, applyUserPatch, MAX_PATCH_OPERATIONS, PATCH_OP_SCHEMA, parsePatchRequest } from '../../src/scim/patch';
+import { applyGroupPatch, applyUserPatch, MAX_PATCH_OPERATIONS, memberIdsTouched, PATCH_OP_SCHEMA, parsePatchRequest } from '../../src/scim/patch';
 import type { ScimGroupResource, ScimUserResource } from '../../src/scim/resources';
 import { CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, ScimSchemaRegistry } from '../../src/scim/schemas';
 import { expectScimError, frozen, group, user } from './helpers';
@@ -429,5 +429,39 @@ describe('applyGroupPatch', () => {
   ])('%s -> %s', (_label, scimType, body) => {
     const current = withMembers();
     expectScimError(() => applyGroupPatch(current, body), 400, scimType as never);
+  });
+});
+
+describe('memberIdsTouched', () => {
+  it("names the members of Entra's membership updates", () => {
+    expect(memberIdsTouched(patch({ op: 'Add', path: 'members', value: [{ $ref: null, value: 'a' }, { value: 'b' }] }))).toEqual(['a', 'b']);
+    expect(memberIdsTouched(patch({ op: 'Remove', path: 'Members', value: [{ value: 'a' }] }, { op: 'remove', path: 'members[value eq "c"]' }))).toEqual(['a', 'c']);
+    expect(memberIdsTouched(patch({ op: 'add', path: 'urn:ietf:params:scim:schemas:core:2.0:Group:members', value: { value: 'a' } }))).toEqual(['a']);
+    expect(memberIdsTouched(patch({ op: 'Add', path: 'members', value: [] }))).toEqual([]);
+  });
+
+  it.each([
+    ['a replace of members', patch({ op: 'Replace', path: 'members', value: [{ value: 'a' }] })],
+    ['a remove of every member', patch({ op: 'Remove', path: 'members' })],
+    ['another attribute as well', patch({ op: 'Add', path: 'members', value: [{ value: 'a' }] }, { op: 'Replace', path: 'displayName', value: 'x' })],
+    ['a path-less add', patch({ op: 'Add', value: { members: [{ value: 'a' }] } })],
+    ['a bare id', patch({ op: 'Add', path: 'members', value: ['a'] })],
+    ['a value that is not a string', patch({ op: 'Add', path: 'members', value: [{ value: 7 }] })],
+    ['another filter', patch({ op: 'Remove', path: 'members[display eq "a"]' })],
+    ['an escaped id', patch({ op: 'Remove', path: 'members[value eq "a\\"b"]' })],
+    ['an add on a filter', patch({ op: 'Add', path: 'members[value eq "a"]', value: { value: 'a' } })],
+    ['an invalid body', { Operations: [] }],
+  ])('is null (the general path) for %s', (_name, body) => {
+    expect(memberIdsTouched(body)).toBeNull();
+  });
+
+  it('applying the PATCH to the named members alone gives the same change as applying it to the whole list', () => {
+    const body = patch({ op: 'Add', path: 'members', value: [{ value: 'c' }, { value: 'a' }] }, { op: 'Remove', path: 'members[value eq "b"]' });
+    const whole = applyGroupPatch(frozen(group({ id: 'g', displayName: 'G', members: ['a', 'b', 'x', 'y'].map((value) => ({ value })) })), body);
+    const touched = memberIdsTouched(body)!;
+    const partial = applyGroupPatch(frozen(group({ id: 'g', displayName: 'G', members: ['a', 'b'].filter((v) => touched.includes(v)).map((value) => ({ value })) })), body);
+    expect(partial.membersAdded).toEqual(whole.membersAdded);
+    expect(partial.membersRemoved).toEqual(whole.membersRemoved);
+    expect(whole).toMatchObject({ membersAdded: ['c'], membersRemoved: ['b'] });
   });
 });

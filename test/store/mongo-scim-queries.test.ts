@@ -105,6 +105,39 @@ describe('mongo SCIM filters evaluated on the stored documents (shared fixture s
   });
 });
 
+describe('mongo SCIM date filters on the stored documents', () => {
+  // The fixture documents were created 1 ms apart, in fixture order (NOW + index).
+  const at = (index: number) => new Date(NOW.getTime() + index).toISOString();
+  const userIndex = (key: string) => USER_FIXTURES.findIndex((f) => f.key === key);
+  const inScope = run(users, scimUserFilter(scope, null));
+
+  it.each([
+    [`meta.created gt "${at(userIndex('grace'))}"`, ['linus', 'star']],
+    [`meta.created ge "${at(userIndex('grace'))}"`, ['grace', 'linus', 'star']],
+    [`meta.created lt "${at(userIndex('aerzte'))}"`, ['ada']],
+    [`meta.created le "${at(userIndex('aerzte'))}"`, ['ada', 'aerzte']],
+    [`meta.created eq "${at(userIndex('bob'))}"`, ['bob']],
+    [`meta.created ne "${at(userIndex('bob'))}"`, ['ada', 'aerzte', 'grace', 'linus', 'star']],
+    [`not (meta.lastModified gt "${at(userIndex('aerzte'))}")`, ['ada', 'aerzte']],
+    [`meta.lastModified gt "${at(userIndex('aerzte'))}" and meta.lastModified lt "${at(userIndex('linus'))}"`, ['bob', 'grace']],
+  ])('users: %s', (filter, expected) => {
+    const query = parseUserFilter(filter);
+    const found = keysOf(run(users, scimUserFilter(scope, query)).map((d) => d._id), ids);
+    expect(found).toEqual([...expected].sort());
+    const reference = inScope
+      .filter((doc) => matchesQuery(query, scimUserResource(toUserRecord(doc), { matchBy: 'upn', baseUrl: BASE, registry })))
+      .map((d) => d._id);
+    expect(keysOf(reference, ids)).toEqual(found);
+  });
+
+  it('groups: meta.created and meta.lastModified cutoffs', () => {
+    const groupsAt = (filter: string) => keysOf(run(groups, scimGroupFilter(scope, parseGroupFilter(filter))).map((d) => d._id), groupIds);
+    expect(groupsAt(`meta.created gt "${at(0)}"`)).toEqual(['aerzte', 'sales']);
+    expect(groupsAt(`meta.lastModified le "${at(1)}"`)).toEqual(['eng', 'sales']);
+    expect(scimGroupFilter(scope, parseGroupFilter(`meta.created ge "${at(0)}"`)).$and).toContainEqual({ createdAt: { $gte: NOW } });
+  });
+});
+
 describe('mongo SCIM query builders (shapes)', () => {
   it('scopes to the tenant, unowned or own documents, not detached ones', () => {
     expect(scimUserFilter(scope, null)).toEqual({ tenantId: TENANT, scimDeletedAt: null, scimConnectionId: { $in: [null, THIS] } });

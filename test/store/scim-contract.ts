@@ -161,6 +161,48 @@ export function runScimContract(name: string, open: OpenStore): void {
       });
     });
 
+    it('dates: gt, ge, lt, le, eq, ne and not compare instants on meta.created and meta.lastModified, in the database', async () => {
+      const { tenant, connection, scope } = await setUp();
+      const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+      const a = await store.scimUsers.create(connection.id, newUser(tenant.id, 'a@contoso.example'), state('a@contoso.example'));
+      await pause();
+      const b = await store.users.create(newUser(tenant.id, 'b@contoso.example'));
+      await pause();
+      const c = await store.scimUsers.create(connection.id, newUser(tenant.id, 'c@contoso.example'), state('c@contoso.example'));
+      const users = async (filter: string) =>
+        (await store.scimUsers.query(scope, parseUserFilter(filter), { offset: 0, limit: 10 })).items.map((r) => r.user.id).sort();
+      const sorted = (...list: string[]) => [...list].sort();
+      const at = b.createdAt.toISOString();
+      expect(await users(`meta.created gt "${at}"`)).toEqual([c.user.id]);
+      expect(await users(`meta.created ge "${at}"`)).toEqual(sorted(b.id, c.user.id));
+      expect(await users(`meta.created lt "${at}"`)).toEqual([a.user.id]);
+      expect(await users(`meta.created le "${at}"`)).toEqual(sorted(a.user.id, b.id));
+      expect(await users(`meta.created eq "${at}"`)).toEqual([b.id]);
+      expect(await users(`meta.created ne "${at}"`)).toEqual(sorted(a.user.id, c.user.id));
+      expect(await users(`not (meta.created gt "${at}")`)).toEqual(sorted(a.user.id, b.id));
+      // The same instant written with an offset is the same instant.
+      const offset = new Date(b.createdAt.getTime() + 2 * 3_600_000).toISOString().replace('Z', '+02:00');
+      expect(await users(`meta.created eq "${offset}"`)).toEqual([b.id]);
+
+      await pause();
+      const saved = (await store.scimUsers.save(connection.id, a.user.id, { displayName: 'A' }, state('a@contoso.example'), a.version))!;
+      expect(saved.user.updatedAt.getTime()).toBeGreaterThan(c.user.updatedAt.getTime());
+      const modified = c.user.updatedAt.toISOString();
+      expect(await users(`meta.lastModified gt "${modified}"`)).toEqual([a.user.id]);
+      expect(await users(`meta.lastModified le "${modified}"`)).toEqual(sorted(b.id, c.user.id));
+      expect(await users(`meta.lastModified ge "${modified}" and meta.created lt "${at}"`)).toEqual([a.user.id]);
+
+      const g1 = await store.scimGroups.create(connection.id, tenant.id, { displayName: 'G1', externalId: null }, []);
+      await pause();
+      const g2 = await store.scimGroups.create(connection.id, tenant.id, { displayName: 'G2', externalId: null }, []);
+      const groups = async (filter: string) =>
+        (await store.scimGroups.query(scope, parseGroupFilter(filter), { offset: 0, limit: 10 })).items.map((r) => r.group.id).sort();
+      expect(await groups(`meta.created gt "${g1.group.createdAt.toISOString()}"`)).toEqual([g2.group.id]);
+      expect(await groups(`meta.created ge "${g1.group.createdAt.toISOString()}"`)).toEqual(sorted(g1.group.id, g2.group.id));
+      expect(await groups(`meta.lastModified lt "${g2.group.updatedAt.toISOString()}"`)).toEqual([g1.group.id]);
+      expect(await groups(`meta.lastModified le "${g2.group.updatedAt.toISOString()}"`)).toEqual(sorted(g1.group.id, g2.group.id));
+    });
+
     it('matchBy email: userName compares the SCIM userName of owned accounts and the username of the others', async () => {
       const { tenant, connection, scope } = await setUp('email');
       expect(scope.userNameKey).toBe('scim');
@@ -288,6 +330,21 @@ export function runScimContract(name: string, open: OpenStore): void {
       // A group without a client externalId gets an internal one.
       const bare = await store.scimGroups.create(connection.id, tenant.id, { displayName: 'Bare', externalId: null }, []);
       expect(bare.group.externalId).toMatch(/^gatehouse:scim:/);
+    });
+
+    it('groups: membersAmong answers which of some ids are members from a source', async () => {
+      const { tenant, connection } = await setUp();
+      const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((n) => store.users.create(newUser(tenant.id, `${n}@contoso.example`))));
+      const source = `scim:${connection.id}`;
+      const group = await store.scimGroups.create(connection.id, tenant.id, { displayName: 'G', externalId: null }, [a!.id, b!.id]);
+      const other = await store.scimGroups.create(connection.id, tenant.id, { displayName: 'H', externalId: null }, [c!.id]);
+      await store.memberships.add(c!.id, group.group.id, `saml:${connection.id}`);
+      const among = async (ids: string[], from = source, groupId = group.group.id) => (await store.scimGroups.membersAmong(groupId, from, ids)).sort();
+      expect(await among([a!.id, c!.id, randomUUID()])).toEqual([a!.id]);
+      expect(await among([a!.id, b!.id, a!.id])).toEqual([a!.id, b!.id].sort());
+      expect(await among([c!.id], `saml:${connection.id}`)).toEqual([c!.id]);
+      expect(await among([a!.id, c!.id], source, other.group.id)).toEqual([c!.id]);
+      expect(await among([])).toEqual([]);
     });
 
     it('groups: adopting a JIT group keeps its SAML memberships; detach and remove', async () => {

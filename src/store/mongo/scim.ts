@@ -197,6 +197,16 @@ export class MongoScimGroupRepository implements ScimGroupRepository {
     return result;
   }
 
+  async membersAmong(groupId: string, source: string, userIds: string[]): Promise<string[]> {
+    if (userIds.length === 0) return [];
+    // The unique (userId, groupId, source) index answers each id.
+    const docs = await this.memberships
+      .find({ userId: { $in: [...new Set(userIds)] }, groupId, source }, { userId: 1, _id: 0 })
+      .lean<{ userId: string }[]>()
+      .exec();
+    return docs.map((doc) => doc.userId);
+  }
+
   private async applyMembers(groupId: string, source: string, add: string[], remove: string[]): Promise<void> {
     const now = new Date();
     const ops = [

@@ -325,6 +325,7 @@ export class SqliteScimGroupRepository implements ScimGroupRepository {
   private readonly addMember: Database.Statement<[string, string, string, number]>;
   private readonly removeMember: Database.Statement<[string, string, string]>;
   private readonly membersOf: Database.Statement<[string, string], { group_id: string; user_id: string }>;
+  private readonly membersAmongStatement: Database.Statement<[string, string, string], { user_id: string }>;
   private readonly detachStatement: Database.Statement<[Params], { id: string }>;
   private readonly deleteGroupMemberships: Database.Statement<[string, string]>;
   private readonly removeStatement: Database.Statement<[string, number, string], { id: string }>;
@@ -353,6 +354,10 @@ export class SqliteScimGroupRepository implements ScimGroupRepository {
     this.membersOf = db.prepare(`
       SELECT group_id, user_id FROM memberships
       WHERE source = ? AND group_id IN (SELECT value FROM json_each(?)) ORDER BY created_at, user_id`);
+    // CROSS JOIN keeps the order: one primary-key probe (user_id, group_id, source) per id.
+    this.membersAmongStatement = db.prepare(`
+      SELECT m.user_id FROM json_each(?) AS j CROSS JOIN memberships m
+      WHERE m.user_id = j.value AND m.group_id = ? AND m.source = ?`);
     this.detachStatement = db.prepare(`
       UPDATE groups SET scim_connection_id = NULL, scim_external_id = NULL, scim_deleted_at = @now, version = version + 1, updated_at = @now
       WHERE id = @id AND version = @version AND (scim_connection_id IS NULL OR scim_connection_id = @connectionId)
@@ -407,6 +412,11 @@ export class SqliteScimGroupRepository implements ScimGroupRepository {
       result.set(row.group_id, list);
     }
     return result;
+  }
+
+  async membersAmong(groupId: string, source: string, userIds: string[]): Promise<string[]> {
+    if (userIds.length === 0) return [];
+    return this.membersAmongStatement.all(JSON.stringify([...new Set(userIds)]), groupId, source).map((row) => row.user_id);
   }
 
   async create(
