@@ -15,6 +15,8 @@ export interface SessionPrincipal {
   user: User;
   tenant: Tenant;
   groups: Group[];
+  /** Only at a SAML login: what the new session records about it (see createPassport's serializer). */
+  signIn?: { connectionId: string; samlSubject: SamlSessionSubject };
 }
 
 declare global {
@@ -68,7 +70,16 @@ export async function loadPrincipal(store: Store, userId: string): Promise<Sessi
 /** Configures passport on its own instance so several apps (tests) never share serializers. */
 export function createPassport(store: Store): passport.PassportStatic {
   const instance = new passport.Passport() as passport.PassportStatic;
-  instance.serializeUser((principal: Express.User, done) => done(null, principal.user.id));
+  // Runs inside req.login on the regenerated session, just before passport saves it: stamping the login here keeps
+  // a sign-in to one session write.
+  instance.serializeUser((req: Request, principal: Express.User, done: (err: unknown, id?: string) => void) => {
+    req.session.authenticatedAt = Date.now();
+    if (principal.signIn) {
+      req.session.connectionId = principal.signIn.connectionId;
+      req.session.samlSubject = principal.signIn.samlSubject;
+    }
+    done(null, principal.user.id);
+  });
   instance.deserializeUser((id: unknown, done) => {
     if (typeof id !== 'string') return done(null, false);
     loadPrincipal(store, id).then(

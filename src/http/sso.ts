@@ -83,8 +83,8 @@ export function samlStrategy(store: Store, saml: SamlService): passport.Strategy
         if (testId) {
           await recordTestSignIn(store, connection, testId, assertion, { decision: result.via, reason: null, username: result.user.username, userId: result.user.id, reference: null });
         }
-        const principal: SessionPrincipal = { user: result.user, tenant, groups: result.groups };
         const samlSubject: SamlSessionSubject = { nameId: assertion.nameId, nameIdFormat: assertion.nameIdFormat, sessionIndex: assertion.sessionIndex };
+        const principal: SessionPrincipal = { user: result.user, tenant, groups: result.groups, signIn: { connectionId: connection.id, samlSubject } };
         return { principal, returnTo: assertion.returnTo, connection, samlSubject };
       };
       run().then(
@@ -137,32 +137,29 @@ export function ssoRouter(options: SsoRouterOptions): Router {
         const status = refusal instanceof SamlRefusal ? refusal.status : 403;
         // The log names the reason and the connection; never the assertion.
         req.log?.warn({ connection: req.params.connection, reason: code, detail: (refusal as SamlRefusal).detail, reference }, 'sign-in refused');
-        if (refusal instanceof SamlRefusal) {
-          void recordRefusal(store, String(req.params.connection), code, reference);
-        }
-        // An admin's test sign-in shows its refusal on the console's result page, with the claims that caused it.
-        if (testResultPath) res.redirect(303, testResultPath);
-        else sendError(req, res, { status, code, message: refusal.message }, reference);
+        const respond = () => {
+          // An admin's test sign-in shows its refusal on the console's result page, with the claims that caused it.
+          if (testResultPath) res.redirect(303, testResultPath);
+          else sendError(req, res, { status, code, message: refusal.message }, reference);
+        };
+        // Logged before the page is sent, so the reference on it can always be found in the log.
+        if (refusal instanceof SamlRefusal) recordRefusal(store, String(req.params.connection), code, reference).then(respond, next);
+        else respond();
         return;
       }
-      const { returnTo, connectionId, samlSubject, isTest } = info as SignInSuccess;
+      const { returnTo, isTest } = info as SignInSuccess;
       if (isTest) {
         // The admin's session stays as it is: the test result was recorded, no session starts for the tested user.
         res.redirect(303, safeLocalPath(returnTo) ?? DEFAULT_RETURN_TO);
         return;
       }
-      // passport regenerates the session on login: a pre-login session id never becomes an authenticated one.
+      // passport regenerates the session on login (a pre-login session id never becomes an authenticated one) and
+      // saves it once, with what the serializer stamps from principal.signIn.
       req.login(principal, { session: true }, (loginError) => {
         if (loginError) return next(loginError);
-        req.session.authenticatedAt = Date.now();
-        req.session.connectionId = connectionId;
-        req.session.samlSubject = samlSubject;
-        req.session.save((saveError) => {
-          if (saveError) return next(saveError);
-          const target = safeLocalPath(returnTo) ?? DEFAULT_RETURN_TO;
-          if (req.accepts(['html', 'json']) === 'json') res.json({ ok: true, returnTo: target });
-          else res.redirect(303, target);
-        });
+        const target = safeLocalPath(returnTo) ?? DEFAULT_RETURN_TO;
+        if (req.accepts(['html', 'json']) === 'json') res.json({ ok: true, returnTo: target });
+        else res.redirect(303, target);
       });
     })(req, res, next);
   });
@@ -181,7 +178,7 @@ export function ssoRouter(options: SsoRouterOptions): Router {
       if (!(error instanceof SamlRefusal)) throw error;
       // Nothing was ended. The log names the reason and the connection; never the message.
       req.log?.warn({ connection: slug, reason: error.reason, detail: error.detail, reference }, 'single logout refused');
-      if (error.reason !== 'unknown_connection') void recordLogoutRefusal(store, slug, error.reason, reference);
+      if (error.reason !== 'unknown_connection') await recordLogoutRefusal(store, slug, error.reason, reference);
       sendError(req, res, { status: error.status, code: error.reason, message: error.message }, reference, { copy: logoutRefusalCopy(error.reason) });
       return;
     }
