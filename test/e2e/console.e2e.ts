@@ -68,6 +68,7 @@ describe('admin console in Chromium', () => {
     await expectValue('Identifier (Entity ID)', `${gh.baseUrl}/sso/contoso-entra/metadata`);
     await expectValue('Reply URL (Assertion Consumer Service URL)', `${gh.baseUrl}/sso/contoso-entra/acs`);
     await expectValue('Sign on URL', `${gh.baseUrl}/sso/contoso-entra/login`);
+    await expectValue('Logout Url (optional)', `${gh.baseUrl}/sso/contoso-entra/logout`);
     await admin.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: gh.baseUrl });
     await page.getByRole('button', { name: 'Copy' }).nth(1).click();
     await page.getByRole('button', { name: 'Copied' }).waitFor();

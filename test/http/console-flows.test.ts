@@ -180,6 +180,7 @@ describe('connection wizard', () => {
       excludeGroups: SALES,
       deleteMode: 'hard',
       allowIdpInitiated: 'on',
+      singleLogout: 'on',
     });
     expect(saved.status).toBe(303);
     expect(saved.headers.location).toBe(`/admin/connections/${c.id}/test`);
@@ -187,6 +188,7 @@ describe('connection wizard', () => {
     expect(updated.settings).toMatchObject({
       matchBy: 'upn',
       allowIdpInitiated: true,
+      singleLogout: true,
       jit: { enabled: true, updateOnLogin: true, membershipMode: 'sync', requireAnyGroup: [ENG, SALES, 'Finance'], onlyGroups: [], excludeGroups: [SALES] },
       scim: { deleteMode: 'hard' },
     });
@@ -196,6 +198,7 @@ describe('connection wizard', () => {
     expect(again.text).toContain('placeholder="Other group ids or names, one per line" aria-label="Only members of these groups may sign in: other groups">Finance</textarea>');
     expect(again.text).toMatch(/name="deleteMode" value="hard" checked/);
     expect(again.text).toMatch(/name="allowIdpInitiated" checked/);
+    expect(again.text).toMatch(/name="singleLogout" checked/);
   });
 
   it('step 4: a real test sign-in shows the claims and the matching decision, and keeps the admin session', async () => {

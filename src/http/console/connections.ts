@@ -1,6 +1,6 @@
 /**
  * The connection setup wizard, in the order an Entra admin works:
- *   1. the values to paste into Entra (Identifier, Reply URL, Sign-on URL) and the SP metadata file;
+ *   1. the values to paste into Entra (Identifier, Reply URL, Sign-on URL, Logout URL) and the SP metadata file;
  *   2. the IdP metadata (file, pasted XML or URL), previewed (entity ID, SSO URL, certificates, signature) before
  *      anything is stored;
  *   3. the settings (matching, JIT, memberships, group filters, IdP-initiated sign-in);
@@ -51,6 +51,7 @@ function spValues(baseUrl: string, subject: WizardSubject) {
     identifier: subject.connection?.spEntityId ?? defaultSpEntityId(baseUrl, subject.slug),
     replyUrl: urls.acsUrl,
     signOnUrl: urls.loginUrl,
+    logoutUrl: urls.sloUrl,
     metadataDownload: subject.connection
       ? `/sso/${encodeURIComponent(subject.slug)}/metadata`
       : `/admin/tenants/${subject.tenant.slug}/connections/new/sp-metadata.xml?${draftQuery(subject.slug, subject.name)}`,
@@ -233,6 +234,7 @@ export function connectionPages(options: ConsoleOptions): Router {
         name: formField(req, 'name') || connection.name,
         matchBy: formField(req, 'matchBy') === 'email' ? 'email' : 'upn',
         allowIdpInitiated: checked('allowIdpInitiated'),
+        singleLogout: checked('singleLogout'),
         wantAuthnResponseSigned: checked('wantAuthnResponseSigned'),
         signAuthnRequests: checked('signAuthnRequests'),
         allowSha1: checked('allowSha1'),
