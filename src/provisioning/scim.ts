@@ -117,6 +117,8 @@ export interface ScimResult<T = unknown> {
   body?: T;
   etag?: string;
   location?: string;
+  /** The request's log entry (ReconcilerOptions.requestLog) and `events` were stored with the change itself. */
+  logged?: boolean;
 }
 
 /** If-Match (RFC 7232): `*` or a list of entity tags, weak comparison. Undefined header: no precondition. */
@@ -146,6 +148,11 @@ function withoutServerFields(resource: object): Record<string, unknown> {
 export interface ReconcilerOptions {
   /** Signs a user out everywhere (the session store's destroyByUser). */
   revokeSessions: (userId: string) => Promise<unknown>;
+  /**
+   * The request's own log entry for a given status. With it, a change the store can write together with its log
+   * (createWithLog) stores `events` and this entry in the same transaction, and the result says `logged`.
+   */
+  requestLog?: (status: number) => NewEvent;
 }
 
 export class ScimReconciler {
@@ -161,8 +168,8 @@ export class ScimReconciler {
     this.scope = scimScopeOf(ctx.tenant, ctx.connection);
   }
 
-  private log(type: string, subject: string | null, details: Record<string, unknown>, outcome: EventOutcome = 'success'): void {
-    this.events.push({
+  private event(type: string, subject: string | null, details: Record<string, unknown>, outcome: EventOutcome = 'success'): NewEvent {
+    return {
       tenantId: this.ctx.tenant.id,
       connectionId: this.ctx.connection.id,
       channel: 'scim',
@@ -172,7 +179,11 @@ export class ScimReconciler {
       reason: null,
       details,
       at: new Date(),
-    });
+    };
+  }
+
+  private log(type: string, subject: string | null, details: Record<string, unknown>, outcome: EventOutcome = 'success'): void {
+    this.events.push(this.event(type, subject, details, outcome));
   }
 
   private get source(): string {
@@ -284,10 +295,30 @@ export class ScimReconciler {
     }
 
     if (existingId) return this.adoptUser(existingId, patch, state, active);
+    const account = { tenantId: this.ctx.tenant.id, ...patch, active };
+    const created = (record: ScimUserRecord) => this.event('user_created', record.user.username, { userId: record.user.id, externalId: state.externalId });
+    const respond = (record: ScimUserRecord, logged: boolean): ScimResult => ({
+      status: 201,
+      body: this.serveUser(record),
+      etag: etagOf(record.version),
+      location: `${this.ctx.baseUrl}/Users/${record.user.id}`,
+      ...(logged ? { logged } : {}),
+    });
     try {
-      const record = await this.store.scimUsers.create(this.ctx.connection.id, { tenantId: this.ctx.tenant.id, ...patch, active }, state);
-      this.log('user_created', record.user.username, { userId: record.user.id, externalId: state.externalId });
-      return { status: 201, body: this.serveUser(record), etag: etagOf(record.version), location: `${this.ctx.baseUrl}/Users/${record.user.id}` };
+      const { requestLog } = this.options;
+      if (requestLog && this.store.scimUsers.createWithLog) {
+        // The account, its user_created event and the request's log entry in one transaction (one commit).
+        const record = await this.store.scimUsers.createWithLog(this.ctx.connection.id, account, state, (record) => [
+          ...this.events,
+          created(record),
+          requestLog(201),
+        ]);
+        this.events.length = 0;
+        return respond(record, true);
+      }
+      const record = await this.store.scimUsers.create(this.ctx.connection.id, account, state);
+      this.events.push(created(record));
+      return respond(record, false);
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
       // Created concurrently (another POST, or a first SAML login): adopt it if no SCIM client owns it.

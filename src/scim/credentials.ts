@@ -7,7 +7,7 @@
 import { ValidationError, NotFoundError } from '../common/errors';
 import { hashToken, randomSecret, secretsEqual } from '../common/secrets';
 import type { Connection, Tenant } from '../provisioning/types';
-import type { ScimClient, ScimToken, Store } from '../store/ports';
+import type { ScimClient, ScimToken, ScimTokenContext, Store } from '../store/ports';
 
 export const DEFAULT_TOKEN_DAYS = 365;
 export const MAX_TOKEN_DAYS = 3650;
@@ -213,16 +213,27 @@ export class ScimCredentials {
 
   // ---- authentication --------------------------------------------------------------------------------------------
 
+  /** The token's connection and tenant, read one after the other (stores without findByHashWithContext). */
+  private async contextOf(token: (ScimToken & { hash: string }) | null): Promise<ScimTokenContext | null> {
+    if (!token) return null;
+    const connection = await this.store.connections.findById(token.connectionId);
+    const tenant = connection && connection.tenantId === token.tenantId ? await this.store.tenants.findById(connection.tenantId) : null;
+    return { token, connection, tenant };
+  }
+
   /** Looks the token up by its hash, compares in constant time, checks expiry and revocation. */
   async authenticate(presented: string | undefined, now = new Date()): Promise<Authenticated | { failure: AuthFailure; token?: ScimToken }> {
     if (!presented) return { failure: 'missing' };
     const hash = hashToken(presented);
-    const token = await this.store.scimTokens.findByHash(hash);
+    // Read on every request, never cached: a revoked or expired token, or a deleted connection, stops working at once.
+    const context = this.store.scimTokens.findByHashWithContext
+      ? await this.store.scimTokens.findByHashWithContext(hash)
+      : await this.contextOf(await this.store.scimTokens.findByHash(hash));
+    const token = context?.token;
     if (!token || !secretsEqual(hash, token.hash)) return { failure: 'unknown' };
     if (token.revokedAt) return { failure: 'revoked', token };
     if (token.expiresAt.getTime() <= now.getTime()) return { failure: 'expired', token };
-    const connection = await this.store.connections.findById(token.connectionId);
-    const tenant = connection && connection.tenantId === token.tenantId ? await this.store.tenants.findById(connection.tenantId) : null;
+    const { connection, tenant } = context;
     if (!connection || !tenant) return { failure: 'connection_gone', token };
     if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() >= TOUCH_INTERVAL_MS) {
       await this.store.scimTokens.touch(token.id, now);

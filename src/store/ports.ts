@@ -259,6 +259,12 @@ export interface ScimUserRepository {
   /** Creates an account owned by the connection's SCIM client. ConflictError when (tenant, usernameKey) is taken. */
   create(connectionId: string, input: NewUser, state: ScimUserState): Promise<ScimUserRecord>;
   /**
+   * create, and the provisioning-log events `log` returns for the new account, in one transaction: both are stored or
+   * neither is. `log` runs inside the write (synchronous, no I/O). Optional: stores without transactions leave it out
+   * and the caller appends the events after create.
+   */
+  createWithLog?(connectionId: string, input: NewUser, state: ScimUserState, log: (record: ScimUserRecord) => NewEvent[]): Promise<ScimUserRecord>;
+  /**
    * Writes account fields and SCIM state and makes the connection the owner (adopting an unowned account, relinking
    * a detached one), only while the account is at `expectedVersion` and unowned or owned by this connection.
    * Null when that precondition failed (changed meanwhile, taken by another client, or gone). ConflictError when a
@@ -343,10 +349,23 @@ export interface NewScimToken {
   expiresAt: Date;
 }
 
+/** A token as authentication needs it: the token, its connection, and the connection's tenant. */
+export interface ScimTokenContext {
+  token: ScimToken & { hash: string };
+  connection: Connection | null;
+  /** Null when gone, or when the connection is not the token's tenant's. */
+  tenant: Tenant | null;
+}
+
 export interface ScimTokenRepository {
   create(input: NewScimToken): Promise<ScimToken>;
   /** The token stored under this hash, with the hash (the caller compares it with secretsEqual). */
   findByHash(hash: string): Promise<(ScimToken & { hash: string }) | null>;
+  /**
+   * findByHash with, in the same read, the token's connection and, when it belongs to the token's tenant, that
+   * tenant (null when gone). Optional: without it the caller reads the three one after the other.
+   */
+  findByHashWithContext?(hash: string): Promise<ScimTokenContext | null>;
   findById(id: string): Promise<ScimToken | null>;
   /** The connection's long-lived tokens (kind 'token'), newest first, revoked and expired ones included. */
   listByConnection(connectionId: string): Promise<ScimToken[]>;

@@ -85,10 +85,11 @@ export class SqliteStore implements Store {
     this.identityLinks = new SqliteIdentityLinkRepository(db);
     this.groups = new SqliteGroupRepository(db);
     this.memberships = new SqliteMembershipRepository(db);
-    this.events = new SqliteEventRepository(db);
+    const events = new SqliteEventRepository(db);
+    this.events = events;
     this.replayCache = new SqliteOnceCache(db);
     this.requestCache = new SqliteExpiringMap(db);
-    this.scimUsers = new SqliteScimUserRepository(db);
+    this.scimUsers = new SqliteScimUserRepository(db, events);
     this.scimGroups = new SqliteScimGroupRepository(db);
     this.scimTokens = new SqliteScimTokenRepository(db);
     this.scimClients = new SqliteScimClientRepository(db);
