@@ -352,6 +352,10 @@ export interface NewScimToken {
 /** A token as authentication needs it: the token, its connection, and the connection's tenant. */
 export interface ScimTokenContext {
   token: ScimToken & { hash: string };
+  /**
+   * As stored now. An adapter may hand out the same (frozen) object to every request while the connection's version
+   * is unchanged: callers must not modify it.
+   */
   connection: Connection | null;
   /** Null when gone, or when the connection is not the token's tenant's. */
   tenant: Tenant | null;

@@ -263,6 +263,27 @@ describe('rate limit per token', () => {
     await scimClient({ gw: setup.gw, token: other }).get('/Users').expect(200);
   });
 
+  it('answers with the IETF draft-8 RateLimit headers, the partition key a hash of the credential', async () => {
+    await setup.gw.close();
+    setup = await setUpScim({}, { scimRateLimitPerMinute: 3 });
+    scim = scimClient(setup);
+    const first = await scim.get('/Users').expect(200);
+    expect(first.headers['ratelimit']).toMatch(/^"3-in-1min"; r=2; t=(59|60)$/);
+    const policy = /^"3-in-1min"; q=3; w=60; pk=:([A-Za-z0-9+/=]+):$/.exec(first.headers['ratelimit-policy']);
+    expect(policy).not.toBeNull();
+    expect((await scim.get('/Users').expect(200)).headers['ratelimit']).toMatch(/^"3-in-1min"; r=1; t=\d+$/);
+    expect((await scim.get('/Users').expect(200)).headers['ratelimit-policy']).toBe(first.headers['ratelimit-policy']);
+    const limited = await scim.get('/Users');
+    expectScimError(limited, 429, 'tooMany');
+    expect(limited.headers['ratelimit']).toMatch(/^"3-in-1min"; r=0; t=\d+$/);
+    expect(limited.headers['ratelimit-policy']).toBe(first.headers['ratelimit-policy']);
+    // Another token is another partition.
+    const other = (await request(setup.gw.app).post(`/api/connections/${setup.connectionId}/scim-tokens`).set(authHeader).send({}).expect(201)).body.token;
+    const theirs = await scimClient({ gw: setup.gw, token: other }).get('/Users').expect(200);
+    expect(theirs.headers['ratelimit-policy']).toMatch(/^"3-in-1min"; q=3; w=60; pk=:[A-Za-z0-9+/=]+:$/);
+    expect(theirs.headers['ratelimit-policy']).not.toBe(first.headers['ratelimit-policy']);
+  });
+
   it('an OAuth client has one budget, however many access tokens it obtains', async () => {
     await setup.gw.close();
     setup = await setUpScim({}, { scimRateLimitPerMinute: 3 });

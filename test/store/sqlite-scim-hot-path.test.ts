@@ -142,6 +142,35 @@ describe('sqlite SCIM hot path', () => {
     expect(await store.scimTokens.findByHashWithContext!(hash)).toBeNull();
   });
 
+  it('findByHashWithContext keeps the parsed connection only while its version is unchanged', async () => {
+    const { tenant, connection } = await setUp();
+    const hash = hashToken('gh_scim_kept');
+    const token = await store.scimTokens.create({
+      connectionId: connection.id,
+      tenantId: tenant.id,
+      kind: 'token',
+      hash,
+      prefix: 'gh_scim_kep',
+      clientId: null,
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+    const first = (await store.scimTokens.findByHashWithContext!(hash))!;
+    const second = (await store.scimTokens.findByHashWithContext!(hash))!;
+    expect(second.connection).toBe(first.connection);
+    // Shared between requests, so it cannot be changed in place.
+    expect(Object.isFrozen(first.connection!.settings)).toBe(true);
+    const updated = await store.connections.update(connection.id, { name: 'Entra (renamed)', settings: { ...sampleSettings(), matchBy: 'email' } });
+    const third = (await store.scimTokens.findByHashWithContext!(hash))!;
+    expect(third.connection).toEqual(updated);
+    expect(third.connection!.settings.matchBy).toBe('email');
+    // The token is read every time: a revocation shows at once, the connection stays the kept one.
+    await store.scimTokens.revoke(token.id, new Date());
+    const fourth = (await store.scimTokens.findByHashWithContext!(hash))!;
+    expect(fourth.token.revokedAt).toBeInstanceOf(Date);
+    expect(fourth.connection).toBe(third.connection);
+    expect(fourth.tenant).toEqual(await store.tenants.findById(tenant.id));
+  });
+
   it('findByHashWithContext gives no tenant when the connection is not the token tenant’s', async () => {
     const { tenant, connection } = await setUp();
     const { tenant: otherTenant } = await setUp();

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import type { Connection } from '../../provisioning/types';
 import type { GroupQuery, UserQuery } from '../../scim/query';
 import type {
   NewScimToken,
@@ -30,7 +31,7 @@ import { translateConstraints } from './database';
 import { timeOrderedId } from './ids';
 import { foldCase } from './migrations';
 import { FOLDED_USER_FIELDS, userFolds, type SqliteEventRepository } from './repositories';
-import { toConnection, toGroup, toTenant, toUser, type ConnectionRow, type GroupRow, type TenantRow, type UserRow } from './rows';
+import { toConnection, toGroup, toTenant, toUser, type GroupRow, type TenantRow, type UserRow } from './rows';
 import { groupWhere, userWhere, type SqlFragment } from './scim-filter';
 
 type Params = Record<string, unknown>;
@@ -555,10 +556,32 @@ interface ScimTokenContextRow extends ScimTokenRow {
   n_updated_at: number;
 }
 
+/** ScimTokenContextRow without the connection's documents: what identifies the connection's stored state. */
+type ScimTokenStampRow = Omit<ScimTokenContextRow, 'c_tenant_id' | 'c_slug' | 'c_name' | 'c_sp_entity_id' | 'c_idp' | 'c_settings' | 'c_created_at'>;
+
+/** Connections parsed for SCIM authentication, at most this many (the map is emptied when it grows past it). */
+const CONNECTION_CACHE_SIZE = 1000;
+
+/** Freezes a parsed document (plain objects and arrays) so a cached connection can be shared between requests. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value as Record<string, unknown>)) deepFreeze(child);
+  }
+  return value;
+}
+
 export class SqliteScimTokenRepository implements ScimTokenRepository {
   private readonly insert: Database.Statement<[Params], ScimTokenRow>;
   private readonly byHash: Database.Statement<[string], ScimTokenRow>;
   private readonly byHashWithContext: Database.Statement<[string], ScimTokenContextRow>;
+  private readonly byHashWithStamp: Database.Statement<[string], ScimTokenStampRow>;
+  /**
+   * Parsed connections by id, each with the version and update time it was parsed at. Every change to a connection
+   * bumps its version (in the UPDATE itself), so an entry is only used for the exact stored state it was parsed from;
+   * the token row and the connection's version are read on every request.
+   */
+  private readonly connections = new Map<string, { version: number; updatedAt: number; connection: Connection }>();
   private readonly byId: Database.Statement<[string], ScimTokenRow>;
   private readonly byConnection: Database.Statement<[string], ScimTokenRow>;
   private readonly touchStatement: Database.Statement<[number, string]>;
@@ -581,6 +604,17 @@ export class SqliteScimTokenRepository implements ScimTokenRepository {
              c.id AS c_id, c.tenant_id AS c_tenant_id, c.slug AS c_slug, c.name AS c_name, c.sp_entity_id AS c_sp_entity_id,
              c.idp AS c_idp, c.settings AS c_settings, c.version AS c_version, c.created_at AS c_created_at,
              c.updated_at AS c_updated_at,
+             n.id AS n_id, n.slug AS n_slug, n.name AS n_name, n.domains AS n_domains, n.created_at AS n_created_at,
+             n.updated_at AS n_updated_at
+      FROM scim_tokens t
+      LEFT JOIN connections c ON c.id = t.connection_id
+      LEFT JOIN tenants n ON n.id = c.tenant_id AND n.id = t.tenant_id
+      WHERE t.hash = ?`);
+    // The same read without the connection's documents (the IdP metadata with its certificates, the settings): its
+    // version says whether the parsed connection in this.connections is current.
+    this.byHashWithStamp = db.prepare(`
+      SELECT t.*,
+             c.id AS c_id, c.version AS c_version, c.updated_at AS c_updated_at,
              n.id AS n_id, n.slug AS n_slug, n.name AS n_name, n.domains AS n_domains, n.created_at AS n_created_at,
              n.updated_at AS n_updated_at
       FROM scim_tokens t
@@ -621,32 +655,52 @@ export class SqliteScimTokenRepository implements ScimTokenRepository {
   }
 
   async findByHashWithContext(hash: string): Promise<ScimTokenContext | null> {
-    const row = this.byHashWithContext.get(hash);
-    if (!row) return null;
-    const connection: ConnectionRow | null =
-      row.c_id === null
-        ? null
-        : {
-            id: row.c_id,
-            tenant_id: row.c_tenant_id,
-            slug: row.c_slug,
-            name: row.c_name,
-            sp_entity_id: row.c_sp_entity_id,
-            idp: row.c_idp,
-            settings: row.c_settings,
-            version: row.c_version,
-            created_at: row.c_created_at,
-            updated_at: row.c_updated_at,
-          };
+    const stamp = this.byHashWithStamp.get(hash);
+    if (!stamp) return null;
+    let row: ScimTokenStampRow = stamp;
+    let connection: Connection | null = null;
+    if (stamp.c_id !== null) {
+      const kept = this.connections.get(stamp.c_id);
+      if (kept && kept.version === stamp.c_version && kept.updatedAt === stamp.c_updated_at) connection = kept.connection;
+      else {
+        // Not parsed yet at this version: read everything again, in one statement, so token, connection and tenant
+        // are of the same moment.
+        const full = this.byHashWithContext.get(hash);
+        if (!full) return null;
+        row = full;
+        connection = full.c_id === null ? null : this.remember(full);
+      }
+    }
     const tenant: TenantRow | null =
       row.n_id === null
         ? null
         : { id: row.n_id, slug: row.n_slug, name: row.n_name, domains: row.n_domains, created_at: row.n_created_at, updated_at: row.n_updated_at };
     return {
       token: { ...toToken(row), hash: row.hash },
-      connection: connection ? toConnection(connection) : null,
+      connection,
       tenant: tenant ? toTenant(tenant) : null,
     };
+  }
+
+  /** Parses the row's connection and keeps it for the next requests at the same version (frozen: it is shared). */
+  private remember(row: ScimTokenContextRow): Connection {
+    const connection = deepFreeze(
+      toConnection({
+        id: row.c_id!,
+        tenant_id: row.c_tenant_id,
+        slug: row.c_slug,
+        name: row.c_name,
+        sp_entity_id: row.c_sp_entity_id,
+        idp: row.c_idp,
+        settings: row.c_settings,
+        version: row.c_version,
+        created_at: row.c_created_at,
+        updated_at: row.c_updated_at,
+      }),
+    );
+    if (this.connections.size >= CONNECTION_CACHE_SIZE && !this.connections.has(connection.id)) this.connections.clear();
+    this.connections.set(connection.id, { version: row.c_version, updatedAt: row.c_updated_at, connection });
+    return connection;
   }
 
   async findById(id: string): Promise<ScimToken | null> {
