@@ -10,6 +10,8 @@ import { applyMigrations, listAppliedMigrations, MIGRATIONS } from '../../src/st
 import { runStoreContract, sampleIdp, sampleSettings } from './contract';
 import { runMatchingContract } from './matching-contract';
 import { runScimContract } from './scim-contract';
+import { userWhere } from '../../src/store/sqlite/scim-filter';
+import type { UserQuery } from '../../src/scim/query';
 
 runStoreContract('sqlite (:memory:)', () => openStore('sqlite::memory:'));
 runMatchingContract('sqlite (:memory:)', () => openStore('sqlite::memory:'));
@@ -213,6 +215,29 @@ describe('sqlite query plans', () => {
       }
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('sqlite SCIM filter plans', () => {
+  it.each(['username', 'scim'] as const)('userName eq seeks an index (userName key: %s), never walks the tenant', (userNameKey) => {
+    const db = new Database(':memory:');
+    try {
+      applyMigrations(db);
+      const filter = { kind: 'and', children: [
+        { kind: 'compare', field: 'userName', op: 'eq', value: 'alice@contoso.com', normalisedKey: true },
+        { kind: 'compare', field: 'active', op: 'eq', value: true },
+      ] } as unknown as UserQuery;
+      const where = userWhere({ tenantId: 't', connectionId: 'c', userNameKey }, filter);
+      const plan = db
+        .prepare(`EXPLAIN QUERY PLAN SELECT u.id FROM users u WHERE ${where.sql}`)
+        .all(...where.params)
+        .map((row) => (row as { detail: string }).detail);
+      expect(plan.every((step) => !/^SCAN|\(tenant_id=\?\)$/.test(step))).toBe(true);
+      expect(plan.join(' | ')).toMatch(/USING INDEX users_tenant_username_key \(tenant_id=\? AND username_key=\?\)/);
+      if (userNameKey === 'scim') expect(plan.join(' | ')).toMatch(/users_tenant_scim_user_name_key \(tenant_id=\? AND scim_user_name_key=\?\)/);
+    } finally {
+      db.close();
     }
   });
 });

@@ -206,6 +206,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX scim_clients_connection ON scim_clients (connection_id, created_at);
     `,
   },
+  {
+    version: 3,
+    name: 'index the SCIM userName key (userName eq lookups of connections that match by email)',
+    sql: `CREATE INDEX users_tenant_scim_user_name_key ON users (tenant_id, scim_user_name_key);`,
+  },
 ];
 
 /** The case folding SCIM filters use for caseExact=false attributes (RFC 7643 §2.1): JavaScript's toLowerCase. */

@@ -24,8 +24,19 @@ type ScalarKind = 'string' | 'boolean' | 'date';
 
 /** How one attribute reads in SQL. */
 type Target =
-  | { kind: 'scalar'; type: ScalarKind; expr: string; folded: boolean; alwaysPresent?: boolean }
+  | { kind: 'scalar'; type: ScalarKind; expr: string; folded: boolean; alwaysPresent?: boolean; byOwner?: ByOwner }
   | { kind: 'multi'; attribute: 'emails' | 'members' };
+
+/**
+ * A value read from one users column for accounts without a SCIM owner and another for owned ones. `expr` (a CASE)
+ * serves `pr`; comparisons are written per column, and an `eq` as two index seeks (tenant + column each) instead of
+ * evaluating the CASE on every account of the tenant.
+ */
+interface ByOwner {
+  /** Column names of users, without the alias. */
+  unowned: string;
+  owned: string;
+}
 
 interface Context {
   params: unknown[];
@@ -71,6 +82,21 @@ function compareScalar(expr: string, type: ScalarKind, folded: boolean, node: Co
   }
 }
 
+function compareByOwner(columns: ByOwner, target: { type: ScalarKind; folded: boolean }, node: CompareNode<string>, ctx: Context): string {
+  if (node.op === 'ne') return `NOT ${compareByOwner(columns, target, { ...node, op: 'eq' }, ctx)}`;
+  if (node.op === 'eq' && target.type === 'string' && typeof node.value === 'string') {
+    const value = target.folded && !node.normalisedKey ? foldCase(node.value)! : node.value;
+    ctx.params.push(ctx.scope.tenantId, value, ctx.scope.tenantId, value);
+    return (
+      `u.id IN (SELECT x.id FROM users x WHERE x.tenant_id = ? AND x.${columns.unowned} = ? AND x.scim_connection_id IS NULL` +
+      ` UNION ALL SELECT x.id FROM users x WHERE x.tenant_id = ? AND x.${columns.owned} = ? AND x.scim_connection_id IS NOT NULL)`
+    );
+  }
+  const unowned = compareScalar(`u.${columns.unowned}`, target.type, target.folded, node, ctx);
+  const owned = compareScalar(`u.${columns.owned}`, target.type, target.folded, node, ctx);
+  return `((${UNOWNED} AND ${unowned}) OR (${OWNED} AND ${owned}))`;
+}
+
 function present(expr: string, type: ScalarKind): string {
   return type === 'string' ? `(${expr} IS NOT NULL AND ${expr} <> '')` : `(${expr} IS NOT NULL)`;
 }
@@ -97,6 +123,7 @@ function translate(node: QueryNode<string>, resolve: Resolver, ctx: Context, mul
         if (node.op === 'ne') return `NOT ${multi(target.attribute, { ...node, op: 'eq' }, ctx)}`;
         return multi(target.attribute, node, ctx);
       }
+      if (target.byOwner) return compareByOwner(target.byOwner, target, node, ctx);
       return compareScalar(target.expr, target.type, target.folded, node, ctx);
     }
     case 'valuePath':
@@ -113,13 +140,21 @@ const OWNED = 'u.scim_connection_id IS NOT NULL';
 const UNOWNED = 'u.scim_connection_id IS NULL';
 
 function userResolver(scope: ScimScope): Resolver {
-  const userNameExpr =
-    scope.userNameKey === 'username' ? 'u.username_key' : `(CASE WHEN ${UNOWNED} THEN u.username_key ELSE u.scim_user_name_key END)`;
+  const userName: Target =
+    scope.userNameKey === 'username'
+      ? { kind: 'scalar', type: 'string', expr: 'u.username_key', folded: false }
+      : {
+          kind: 'scalar',
+          type: 'string',
+          expr: `(CASE WHEN ${UNOWNED} THEN u.username_key ELSE u.scim_user_name_key END)`,
+          folded: false,
+          byOwner: { unowned: 'username_key', owned: 'scim_user_name_key' },
+        };
   const table: Record<UserField, Target> = {
     id: { kind: 'scalar', type: 'string', expr: 'u.id', folded: false, alwaysPresent: true },
     // SCIM state counts only while a client owns the account (a deleted connection leaves unowned rows behind).
     externalId: { kind: 'scalar', type: 'string', expr: `(CASE WHEN ${OWNED} THEN u.scim_external_id END)`, folded: false },
-    userName: { kind: 'scalar', type: 'string', expr: userNameExpr, folded: false },
+    userName,
     displayName: { kind: 'scalar', type: 'string', expr: 'u.display_name_fold', folded: true },
     active: { kind: 'scalar', type: 'boolean', expr: 'u.active', folded: false, alwaysPresent: true },
     'name.givenName': { kind: 'scalar', type: 'string', expr: 'u.given_name_fold', folded: true },
@@ -168,9 +203,18 @@ const userMulti: MultiTranslator = (_attribute, filter, ctx) => {
 /** The WHERE clause of a users query: scope, then the filter. */
 export function userWhere(scope: ScimScope, filter: UserQuery | null): SqlFragment {
   const ctx: Context = { params: [scope.tenantId, scope.connectionId], scope };
-  let sql = `u.tenant_id = ? AND u.scim_deleted_at IS NULL AND (${UNOWNED} OR u.scim_connection_id = ?)`;
+  // When a top-level `userName eq` becomes two index seeks (compareByOwner), `+` keeps SQLite from walking the
+  // tenant's whole index instead (it cannot tell, without statistics, that one tenant may hold most accounts).
+  const tenantTerm = seeksUserNameByOwner(scope, filter) ? '+u.tenant_id = ?' : 'u.tenant_id = ?';
+  let sql = `${tenantTerm} AND u.scim_deleted_at IS NULL AND (${UNOWNED} OR u.scim_connection_id = ?)`;
   if (filter) sql += ` AND ${translate(filter as QueryNode<string>, userResolver(scope), ctx, userMulti)}`;
   return { sql, params: ctx.params };
+}
+
+function seeksUserNameByOwner(scope: ScimScope, filter: UserQuery | null): boolean {
+  if (!filter || scope.userNameKey === 'username') return false;
+  const conjuncts = filter.kind === 'and' ? filter.children : [filter];
+  return conjuncts.some((node) => node.kind === 'compare' && node.field === 'userName' && node.op === 'eq' && typeof node.value === 'string');
 }
 
 // ---- groups -----------------------------------------------------------------------------------------------------
