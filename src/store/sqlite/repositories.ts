@@ -226,6 +226,25 @@ export function userFolds(values: Partial<Record<keyof typeof FOLDED_USER_FIELDS
   return params;
 }
 
+/** The insert parameters of a new account (the users columns every channel fills), under the id given. */
+export function newUserParams(input: NewUser, id: string): Params {
+  return {
+    id,
+    tenantId: input.tenantId,
+    username: input.username,
+    usernameKey: input.usernameKey,
+    email: input.email,
+    givenName: input.givenName,
+    familyName: input.familyName,
+    displayName: input.displayName,
+    fullName: input.fullName,
+    active: input.active ? 1 : 0,
+    lastLoginAt: input.lastLoginAt ? input.lastLoginAt.getTime() : null,
+    now: Date.now(),
+    ...userFolds(input),
+  };
+}
+
 export class SqliteUserRepository implements UserRepository {
   private readonly insert: Database.Statement<[Params], UserRow>;
   private readonly byId: Database.Statement<[string], UserRow>;
@@ -258,21 +277,7 @@ export class SqliteUserRepository implements UserRepository {
   }
 
   async create(input: NewUser): Promise<User> {
-    const params = {
-      id: randomUUID(),
-      tenantId: input.tenantId,
-      username: input.username,
-      usernameKey: input.usernameKey,
-      email: input.email,
-      givenName: input.givenName,
-      familyName: input.familyName,
-      displayName: input.displayName,
-      fullName: input.fullName,
-      active: input.active ? 1 : 0,
-      lastLoginAt: input.lastLoginAt ? input.lastLoginAt.getTime() : null,
-      now: Date.now(),
-      ...userFolds(input),
-    };
+    const params = newUserParams(input, randomUUID());
     const row = translateConstraints(
       () => this.insert.get(params),
       `The username "${input.username}" is already taken in this tenant.`,

@@ -30,7 +30,7 @@ import { batcherFor } from './batcher';
 import { translateConstraints } from './database';
 import { timeOrderedId } from './ids';
 import { foldCase } from './migrations';
-import { FOLDED_USER_FIELDS, userFolds, type SqliteEventRepository } from './repositories';
+import { FOLDED_USER_FIELDS, newUserParams, userFolds, type SqliteEventRepository } from './repositories';
 import { toConnection, toGroup, toTenant, toUser, type GroupRow, type TenantRow, type UserRow } from './rows';
 import { groupWhere, userWhere, type SqlFragment } from './scim-filter';
 
@@ -187,19 +187,7 @@ export class SqliteScimUserRepository implements ScimUserRepository {
       const row = this.insertUser.get({
         // Time-ordered (./ids): a sync's inserts share the last pages of the id indexes (users, emails, memberships).
         // The resource's meta.created shows the creation time already.
-        id: timeOrderedId(),
-        tenantId: input.tenantId,
-        username: input.username,
-        usernameKey: input.usernameKey,
-        email: input.email,
-        givenName: input.givenName,
-        familyName: input.familyName,
-        displayName: input.displayName,
-        fullName: input.fullName,
-        active: input.active ? 1 : 0,
-        lastLoginAt: input.lastLoginAt ? input.lastLoginAt.getTime() : null,
-        now: Date.now(),
-        ...userFolds(input),
+        ...newUserParams(input, timeOrderedId()),
         connectionId,
         ...stateParams(state),
       })!;
