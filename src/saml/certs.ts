@@ -2,7 +2,7 @@
  * X.509 helpers: normalising the certificates found in IdP metadata, describing them the way an admin sees them in
  * the IdP's console, and creating the self-signed development SP key pair.
  */
-import { createHash, webcrypto, X509Certificate } from 'node:crypto';
+import { createHash, KeyObject, webcrypto, X509Certificate } from 'node:crypto';
 import { ValidationError } from '../common/errors';
 import type { IdpCertificate } from '../provisioning/types';
 
@@ -83,7 +83,7 @@ export interface SelfSignedKeyPairOptions {
 }
 
 export interface SelfSignedKeyPair {
-  /** PKCS#8 PEM ("BEGIN PRIVATE KEY"). */
+  /** The key as unencrypted PKCS#8, PEM-encoded. */
   privateKeyPem: string;
   certPem: string;
 }
@@ -132,9 +132,8 @@ export async function generateSelfSignedKeyPair({ commonName, days }: SelfSigned
     },
     crypto,
   );
-  const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
   return {
-    privateKeyPem: toPem('PRIVATE KEY', pkcs8),
+    privateKeyPem: KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }) as string,
     certPem: toPem('CERTIFICATE', Buffer.from(cert.rawData)),
   };
 }
