@@ -104,6 +104,39 @@ export function rateLimitHeaders(windowMs: number): (req: Request, res: Response
   };
 }
 
+/** Who a SCIM request's log entry is filed under, and how it authenticated (or why it could not). */
+interface RequestParty {
+  tenantId: string | null;
+  connectionId: string | null;
+  tokenId: string | null;
+  clientId?: string | null;
+  authFailure?: string;
+}
+
+/** The provisioning-log entry of one SCIM or OAuth token request (never the token, a secret or the body). */
+function scimRequestEvent(method: string, path: string, status: number, started: number, party: RequestParty): NewEvent {
+  const outcome: EventOutcome = status >= 500 ? 'error' : status >= 400 ? 'refused' : 'success';
+  return {
+    tenantId: party.tenantId,
+    connectionId: party.connectionId,
+    channel: 'scim',
+    type: 'scim_request',
+    outcome,
+    subject: `${method} ${path}`,
+    reason: status >= 400 ? String(status) : null,
+    details: {
+      method,
+      path,
+      status,
+      durationMs: elapsedMs(started),
+      tokenId: party.tokenId,
+      ...(party.clientId !== undefined ? { clientId: party.clientId } : {}),
+      ...(party.authFailure ? { authFailure: party.authFailure } : {}),
+    },
+    at: new Date(),
+  };
+}
+
 export function scimRouter(options: ScimRouterOptions): Router {
   const { store, credentials, logger } = options;
   const scimBase = `${options.baseUrl}/scim/v2`;
@@ -125,30 +158,16 @@ export function scimRouter(options: ScimRouterOptions): Router {
   /** The request's provisioning-log entry, as of now. */
   const requestEntry = (req: Request, res: Response, status: number): NewEvent => {
     const state = locals(res);
-    const outcome: EventOutcome = status >= 500 ? 'error' : status >= 400 ? 'refused' : 'success';
-    const path = `${req.baseUrl}${req.path}`;
     const auth = state.auth;
     // A refused token that exists (expired, revoked) is logged on its own connection, so its admin sees why the
     // provisioning service is failing; an unknown or missing one belongs to no connection.
     const refused = state.authFailure?.token;
-    return {
+    return scimRequestEvent(req.method, `${req.baseUrl}${req.path}`, status, state.started, {
       tenantId: auth?.tenant.id ?? refused?.tenantId ?? null,
       connectionId: auth?.connection.id ?? refused?.connectionId ?? null,
-      channel: 'scim',
-      type: 'scim_request',
-      outcome,
-      subject: `${req.method} ${path}`,
-      reason: status >= 400 ? String(status) : null,
-      details: {
-        method: req.method,
-        path,
-        status,
-        durationMs: elapsedMs(state.started),
-        tokenId: auth?.token.id ?? refused?.id ?? null,
-        ...(state.authFailure ? { authFailure: state.authFailure.reason } : {}),
-      },
-      at: new Date(),
-    };
+      tokenId: auth?.token.id ?? refused?.id ?? null,
+      authFailure: state.authFailure?.reason,
+    });
   };
 
   /**
@@ -224,26 +243,13 @@ export function scimRouter(options: ScimRouterOptions): Router {
     client: OAuthClientRef | null,
     refused?: string,
   ): Promise<void> => {
-    const path = req.originalUrl.split('?')[0]!;
-    const entry: NewEvent = {
+    const entry = scimRequestEvent(req.method, req.originalUrl.split('?')[0]!, status, res.locals.started as number, {
       tenantId: client?.tenantId ?? null,
       connectionId: client?.connectionId ?? null,
-      channel: 'scim',
-      type: 'scim_request',
-      outcome: status >= 500 ? 'error' : status >= 400 ? 'refused' : 'success',
-      subject: `${req.method} ${path}`,
-      reason: status >= 400 ? String(status) : null,
-      details: {
-        method: req.method,
-        path,
-        status,
-        durationMs: elapsedMs(res.locals.started as number),
-        tokenId: null,
-        clientId: client?.clientId ?? null,
-        ...(refused ? { authFailure: refused } : {}),
-      },
-      at: new Date(),
-    };
+      tokenId: null,
+      clientId: client?.clientId ?? null,
+      authFailure: refused,
+    });
     try {
       await eventLog.append([entry]);
     } catch (error) {
