@@ -43,6 +43,17 @@ import { badRequest } from './errors';
 import type { ScimGroupResource, ScimUserResource } from './resources';
 import { CORE_GROUP_SCHEMA, CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, findAttribute, type ScimAttributeDefinition } from './schemas';
 
+/**
+ * The case folding for caseExact=false attributes (RFC 7643 §2.1): JavaScript's toLowerCase. The reference evaluator
+ * below and both stores' filter columns use it, so a filter finds in the database what it would match in memory.
+ * (Identifiers that decide who is who use normaliseKey instead.)
+ */
+export function foldCase(value: string): string;
+export function foldCase(value: string | null | undefined): string | null;
+export function foldCase(value: string | null | undefined): string | null {
+  return typeof value === 'string' ? value.toLowerCase() : null;
+}
+
 // ---- the AST ----------------------------------------------------------------------------------------------------
 
 export type CompareOperator = 'eq' | 'ne' | 'co' | 'sw' | 'ew' | 'gt' | 'ge' | 'lt' | 'le';
@@ -512,8 +523,8 @@ function compareOne(actual: unknown, node: CompareNode<string>): boolean {
   }
   if (typeof expected === 'boolean') return actual === expected;
   if (typeof actual !== 'string') return false;
-  const left = node.normalisedKey ? normaliseKey(actual) : node.caseExact ? actual : actual.toLowerCase();
-  const right = node.caseExact ? expected : expected.toLowerCase();
+  const left = node.normalisedKey ? normaliseKey(actual) : node.caseExact ? actual : foldCase(actual);
+  const right = node.caseExact ? expected : foldCase(expected);
   switch (node.op) {
     case 'eq':
       return left === right;

@@ -19,6 +19,7 @@ import type {
   User,
 } from '../../provisioning/types';
 import { normaliseKey } from '../../provisioning/normalise';
+import { foldCase } from '../../scim/query';
 import { reviveIdpDescriptor } from '../json';
 import type { ConnectionPatch, EventQuery, NewConnection, NewEvent, NewTenant, NewUser, PageRequest, UserPatch } from '../ports';
 
@@ -173,10 +174,6 @@ export function definedOnly<T extends object>(patch: T): Partial<T> {
   return result;
 }
 
-/** The case folding SCIM filters use for caseExact=false attributes: JavaScript's toLowerCase (as the reference evaluator). */
-export function fold(value: string | null | undefined): string | null {
-  return typeof value === 'string' ? value.toLowerCase() : null;
-}
 
 export function pageWindow(page: PageRequest): { skip: number; limit: number } {
   return { skip: Math.max(0, Math.trunc(page.offset)), limit: Math.max(0, Math.trunc(page.limit)) };
@@ -273,10 +270,10 @@ export function newUserDoc(input: NewUser, id: string, now: Date): UserDoc {
     updatedAt: now,
     lastLoginAt: input.lastLoginAt ?? null,
     version: 1,
-    displayNameFold: fold(input.displayName),
-    givenNameFold: fold(input.givenName),
-    familyNameFold: fold(input.familyName),
-    emailFold: fold(input.email),
+    displayNameFold: foldCase(input.displayName),
+    givenNameFold: foldCase(input.givenName),
+    familyNameFold: foldCase(input.familyName),
+    emailFold: foldCase(input.email),
   };
 }
 
@@ -308,10 +305,10 @@ export function userUpdate(patch: UserPatch, now: Date): UpdateQuery<UserDoc> {
 /** The folded copies of the patched fields that SCIM filters compare case-insensitively. */
 export function userFoldsOf(patch: Pick<UserPatch, 'displayName' | 'givenName' | 'familyName' | 'email'>): Partial<UserDoc> {
   const folds: Partial<UserDoc> = {};
-  if (patch.displayName !== undefined) folds.displayNameFold = fold(patch.displayName);
-  if (patch.givenName !== undefined) folds.givenNameFold = fold(patch.givenName);
-  if (patch.familyName !== undefined) folds.familyNameFold = fold(patch.familyName);
-  if (patch.email !== undefined) folds.emailFold = fold(patch.email);
+  if (patch.displayName !== undefined) folds.displayNameFold = foldCase(patch.displayName);
+  if (patch.givenName !== undefined) folds.givenNameFold = foldCase(patch.givenName);
+  if (patch.familyName !== undefined) folds.familyNameFold = foldCase(patch.familyName);
+  if (patch.email !== undefined) folds.emailFold = foldCase(patch.email);
   return folds;
 }
 
@@ -369,7 +366,7 @@ export function groupEnsureUpsert(
         tenantId,
         externalId,
         displayName: init.displayName,
-        displayNameFold: fold(init.displayName),
+        displayNameFold: foldCase(init.displayName),
         nameResolved: init.nameResolved,
         createdAt: now,
         updatedAt: now,
@@ -384,7 +381,7 @@ export function groupsByExternalIdsFilter(tenantId: string, externalIds: string[
 }
 
 export function groupRename(displayName: string, now: Date): UpdateQuery<GroupDoc> {
-  return { $set: { displayName, displayNameFold: fold(displayName), nameResolved: true, updatedAt: now }, $inc: { version: 1 } };
+  return { $set: { displayName, displayNameFold: foldCase(displayName), nameResolved: true, updatedAt: now }, $inc: { version: 1 } };
 }
 
 export function groupsByIdsQuery(ids: string[]): ListQuery<GroupDoc> {

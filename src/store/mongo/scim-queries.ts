@@ -11,9 +11,9 @@
  */
 import type { QueryFilter, UpdateQuery } from 'mongoose';
 import type { CompareNode, GroupField, GroupQuery, QueryNode, UserField, UserQuery } from '../../scim/query';
-import { EMPLOYEE_NUMBER_FIELD } from '../../scim/query';
+import { EMPLOYEE_NUMBER_FIELD, foldCase } from '../../scim/query';
 import type { NewScimToken, NewUser, ScimClient, ScimScope, ScimToken, ScimUserState, UserPatch } from '../ports';
-import { fold, newUserDoc, userFoldsOf, type GroupDoc, type MembershipDoc, type UserDoc } from './queries';
+import { newUserDoc, userFoldsOf, type GroupDoc, type MembershipDoc, type UserDoc } from './queries';
 
 type Doc = Record<string, unknown>;
 
@@ -43,7 +43,7 @@ function condition(node: CompareNode<string>, type: ScalarKind, folded: boolean)
     return { [op]: value };
   }
   if (typeof value !== 'string') throw new Error(`a string attribute compared with ${typeof value}`);
-  const text = folded && !node.normalisedKey ? value.toLowerCase() : value;
+  const text = folded && !node.normalisedKey ? foldCase(value) : value;
   switch (node.op) {
     case 'eq':
       return text;
@@ -60,7 +60,7 @@ function condition(node: CompareNode<string>, type: ScalarKind, folded: boolean)
 
 /** `value` compared with a constant, decided now. */
 function constantMatches(constant: string, node: CompareNode<string>): boolean {
-  const text = typeof node.value === 'string' ? node.value.toLowerCase() : '';
+  const text = typeof node.value === 'string' ? foldCase(node.value) : '';
   switch (node.op) {
     case 'eq':
       return constant === text;
@@ -284,8 +284,8 @@ export function scimUserFields(connectionId: string, state: ScimUserState): Part
     scimConnectionId: connectionId,
     scimExternalId: state.externalId,
     scimUserNameKey: state.userNameKey,
-    scimEmployeeNumberFold: fold(state.employeeNumber),
-    scimEmails: state.emails.map((e) => ({ valueFold: fold(e.value), typeFold: fold(e.type), primary: e.primary })),
+    scimEmployeeNumberFold: foldCase(state.employeeNumber),
+    scimEmails: state.emails.map((e) => ({ valueFold: foldCase(e.value), typeFold: foldCase(e.type), primary: e.primary })),
     scimResource: state.resource,
     scimDeletedAt: null,
   };
@@ -339,7 +339,7 @@ export function newScimGroupDoc(
     tenantId,
     externalId: input.externalId ?? `gatehouse:scim:${id}`,
     displayName: input.displayName,
-    displayNameFold: fold(input.displayName),
+    displayNameFold: foldCase(input.displayName),
     nameResolved: true,
     createdAt: now,
     updatedAt: now,
@@ -354,7 +354,7 @@ export function scimGroupSave(connectionId: string, change: { displayName: strin
   return {
     $set: {
       displayName: change.displayName,
-      displayNameFold: fold(change.displayName),
+      displayNameFold: foldCase(change.displayName),
       nameResolved: true,
       // No externalId from the client keeps the group's own (e.g. the Entra object id a SAML claim joins on).
       ...(change.externalId !== null ? { externalId: change.externalId } : {}),

@@ -7,6 +7,7 @@
  * scans), JSON documents are TEXT.
  */
 import type Database from 'better-sqlite3';
+import { foldCase } from '../../scim/query';
 
 export interface Migration {
   version: number;
@@ -213,10 +214,6 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** The case folding SCIM filters use for caseExact=false attributes (RFC 7643 §2.1): JavaScript's toLowerCase. */
-export function foldCase(value: string | null | undefined): string | null {
-  return typeof value === 'string' ? value.toLowerCase() : null;
-}
 
 export interface AppliedMigration {
   version: number;

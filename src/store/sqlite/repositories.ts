@@ -28,7 +28,7 @@ import { normaliseKey } from '../../provisioning/normalise';
 import { batcherFor } from './batcher';
 import { translateConstraints } from './database';
 import { timeOrderedId } from './ids';
-import { foldCase } from './migrations';
+import { foldCase } from '../../scim/query';
 import {
   toConnection,
   toEvent,
@@ -326,7 +326,7 @@ export class SqliteUserRepository implements UserRepository {
 
   async search(tenantId: string, text: string, page: PageRequest): Promise<Page<User>> {
     const { offset, limit } = checkPage(page);
-    const params = { tenantId, prefix: `${escapeLike(normaliseKey(text))}%`, contains: `%${escapeLike(text.trim().toLowerCase())}%` };
+    const params = { tenantId, prefix: `${escapeLike(normaliseKey(text))}%`, contains: `%${escapeLike(foldCase(text.trim()))}%` };
     const items = limit === 0 ? [] : this.searchPage.all({ ...params, limit, offset }).map(toUser);
     return { items, total: this.searchCount.get(params)!.total };
   }
@@ -474,7 +474,7 @@ export class SqliteGroupRepository implements GroupRepository {
 
   async search(tenantId: string, text: string, page: PageRequest): Promise<Page<Group>> {
     const { offset, limit } = checkPage(page);
-    const folded = escapeLike(text.trim().toLowerCase());
+    const folded = escapeLike(foldCase(text.trim()));
     const params = { tenantId, prefix: `${folded}%`, contains: `%${folded}%` };
     const items = limit === 0 ? [] : this.searchPage.all({ ...params, limit, offset }).map(toGroup);
     return { items, total: this.searchCount.get(params)!.total };

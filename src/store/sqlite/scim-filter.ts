@@ -13,7 +13,7 @@
 import type { CompareNode, GroupField, GroupQuery, QueryNode, UserField, UserQuery } from '../../scim/query';
 import { EMPLOYEE_NUMBER_FIELD } from '../../scim/query';
 import type { ScimScope } from '../ports';
-import { foldCase } from './migrations';
+import { foldCase } from '../../scim/query';
 
 export interface SqlFragment {
   sql: string;

@@ -29,7 +29,7 @@ import type {
 import { batcherFor } from './batcher';
 import { translateConstraints } from './database';
 import { timeOrderedId } from './ids';
-import { foldCase } from './migrations';
+import { foldCase } from '../../scim/query';
 import { FOLDED_USER_FIELDS, newUserParams, userFolds, type SqliteEventRepository } from './repositories';
 import { toConnection, toGroup, toTenant, toUser, type GroupRow, type TenantRow, type UserRow } from './rows';
 import { groupWhere, userWhere, type SqlFragment } from './scim-filter';
