@@ -23,6 +23,13 @@ function pageNumber(req: Request): number {
   return Number.isFinite(n) && n >= 1 ? Math.min(n, 100_000) : 1;
 }
 
+/** A list page's search text (`q`), page number and the store window it asks for. */
+function listRequest(req: Request): { q: string; page: number; window: { offset: number; limit: number } } {
+  const q = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '';
+  const page = pageNumber(req);
+  return { q, page, window: { offset: (page - 1) * PAGE_SIZE, limit: PAGE_SIZE } };
+}
+
 export function paging(page: number, total: number, shown: number): Paging {
   const from = total === 0 ? 0 : (page - 1) * PAGE_SIZE + 1;
   return { page, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), total, from, to: from === 0 ? 0 : from + shown - 1 };
@@ -44,9 +51,7 @@ export function directoryPages({ admin, store }: ConsoleOptions): Router {
 
   r.get('/tenants/:tenant/users', async (req, res) => {
     const tenant = await tenantOf(req);
-    const q = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '';
-    const page = pageNumber(req);
-    const window = { offset: (page - 1) * PAGE_SIZE, limit: PAGE_SIZE };
+    const { q, page, window } = listRequest(req);
     const result = q ? await store.users.search(tenant.id, q, window) : await store.users.listByTenant(tenant.id, window);
     res.render('admin/users', { title: `Users · ${tenant.name}`, nav: 'tenants', tenant, tab: 'users', q, users: result.items, paging: paging(page, result.total, result.items.length) });
   });
@@ -95,9 +100,7 @@ export function directoryPages({ admin, store }: ConsoleOptions): Router {
 
   r.get('/tenants/:tenant/groups', async (req, res) => {
     const tenant = await tenantOf(req);
-    const q = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '';
-    const page = pageNumber(req);
-    const window = { offset: (page - 1) * PAGE_SIZE, limit: PAGE_SIZE };
+    const { q, page, window } = listRequest(req);
     const result = q ? await store.groups.search(tenant.id, q, window) : await store.groups.listByTenant(tenant.id, window);
     res.render('admin/groups', { title: `Groups · ${tenant.name}`, nav: 'tenants', tenant, tab: 'groups', q, groups: result.items, paging: paging(page, result.total, result.items.length) });
   });
