@@ -51,32 +51,6 @@ function elapsedMs(started: number): number {
   return Math.round((performance.now() - started) * 100) / 100;
 }
 
-/**
- * Group commit for the provisioning log: the entries of every request that finishes in the same turn of the event
- * loop are written in one transaction, and each request's response waits until its entries are stored (so the log
- * is complete when the client sees the answer). Under a sync's concurrency this saves a commit per request.
- */
-export class GroupCommitLog {
-  private pending: NewEvent[] = [];
-  private flush: Promise<void> | null = null;
-
-  constructor(private readonly store: Pick<Store, 'events' | 'kind'>) {}
-
-  append(events: NewEvent[]): Promise<void> {
-    // SQLite's appendMany already joins the group commit of its turn (store/sqlite/batcher): appending directly saves
-    // a turn of the event loop and lets the entries share a transaction with the next requests' writes.
-    if (this.store.kind === 'sqlite') return this.store.events.appendMany(events);
-    this.pending.push(...events);
-    this.flush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      const batch = this.pending;
-      this.pending = [];
-      this.flush = null;
-      return this.store.events.appendMany(batch);
-    });
-    return this.flush;
-  }
-}
-
 /** Who a SCIM request's log entry is filed under, and how it authenticated (or why it could not). */
 interface RequestParty {
   tenantId: string | null;
@@ -114,7 +88,6 @@ export function scimRouter(options: ScimRouterOptions): Router {
   const { store, credentials, logger } = options;
   const scimBase = `${options.baseUrl}/scim/v2`;
   const registries = new Map<string, ScimSchemaRegistry>();
-  const eventLog = new GroupCommitLog(store);
 
   /** The connection's schema registry, built once per connection version. */
   const registryOf = (auth: Authenticated): ScimSchemaRegistry => {
@@ -153,7 +126,7 @@ export function scimRouter(options: ScimRouterOptions): Router {
     const pending = result.logged ? state.events : [...state.events, requestEntry(req, res, status)];
     if (pending.length > 0) {
       try {
-        await eventLog.append(pending);
+        await store.events.appendMany(pending);
       } catch (error) {
         logger.error({ err: error }, 'SCIM provisioning log write failed');
       }
@@ -224,7 +197,7 @@ export function scimRouter(options: ScimRouterOptions): Router {
       authFailure: refused,
     });
     try {
-      await eventLog.append([entry]);
+      await store.events.appendMany([entry]);
     } catch (error) {
       logger.error({ err: error }, 'SCIM provisioning log write failed');
     }

@@ -164,7 +164,10 @@ export interface EventQuery {
 
 export interface EventRepository {
   append(event: NewEvent): Promise<ProvisioningEvent>;
-  /** Appends several events as one atomic write, keeping their order. */
+  /**
+   * Appends several events, keeping their order; settles once they are stored. Adapters join the calls of one
+   * event-loop turn into one write (group commit), so callers never batch on their own.
+   */
   appendMany(events: NewEvent[]): Promise<void>;
   /** Newest first. */
   list(query: EventQuery): Promise<ProvisioningEvent[]>;

@@ -379,12 +379,26 @@ export class MongoEventRepository implements EventRepository {
     return toEvent(doc);
   }
 
-  async appendMany(events: NewEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    await this.model.insertMany(
-      events.map((event) => newEventDoc(event, randomUUID(), new Types.ObjectId().toHexString())),
-      { ordered: true },
-    );
+  private pending: NewEvent[] = [];
+  private flush: Promise<void> | null = null;
+
+  /**
+   * The entries of every call made in the same turn of the event loop go to MongoDB in one insertMany (a SCIM sync
+   * finishes many requests per turn); each caller's promise settles when that write has.
+   */
+  appendMany(events: NewEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    this.pending.push(...events);
+    this.flush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      const batch = this.pending;
+      this.pending = [];
+      this.flush = null;
+      await this.model.insertMany(
+        batch.map((event) => newEventDoc(event, randomUUID(), new Types.ObjectId().toHexString())),
+        { ordered: true },
+      );
+    });
+    return this.flush;
   }
 
   async list(query: EventQuery): Promise<ProvisioningEvent[]> {
