@@ -306,8 +306,8 @@ export class ScimReconciler {
     });
     try {
       const { requestLog } = this.options;
-      if (requestLog && this.store.scimUsers.createWithLog) {
-        // The account, its user_created event and the request's log entry in one transaction (one commit).
+      if (requestLog) {
+        // The account, its user_created event and the request's log entry in one write (one commit on SQLite).
         const record = await this.store.scimUsers.createWithLog(this.ctx.connection.id, account, state, (record) => [
           ...this.events,
           created(record),

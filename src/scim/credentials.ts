@@ -213,22 +213,12 @@ export class ScimCredentials {
 
   // ---- authentication --------------------------------------------------------------------------------------------
 
-  /** The token's connection and tenant, read one after the other (stores without findByHashWithContext). */
-  private async contextOf(token: (ScimToken & { hash: string }) | null): Promise<ScimTokenContext | null> {
-    if (!token) return null;
-    const connection = await this.store.connections.findById(token.connectionId);
-    const tenant = connection && connection.tenantId === token.tenantId ? await this.store.tenants.findById(connection.tenantId) : null;
-    return { token, connection, tenant };
-  }
-
   /** Looks the token up by its hash, compares in constant time, checks expiry and revocation. */
   async authenticate(presented: string | undefined, now = new Date()): Promise<Authenticated | { failure: AuthFailure; token?: ScimToken }> {
     if (!presented) return { failure: 'missing' };
     const hash = hashToken(presented);
     // Read on every request, never cached: a revoked or expired token, or a deleted connection, stops working at once.
-    const context = this.store.scimTokens.findByHashWithContext
-      ? await this.store.scimTokens.findByHashWithContext(hash)
-      : await this.contextOf(await this.store.scimTokens.findByHash(hash));
+    const context = await this.store.scimTokens.findByHashWithContext(hash);
     const token = context?.token;
     if (!token || !secretsEqual(hash, token.hash)) return { failure: 'unknown' };
     if (token.revokedAt) return { failure: 'revoked', token };

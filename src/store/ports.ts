@@ -262,11 +262,11 @@ export interface ScimUserRepository {
   /** Creates an account owned by the connection's SCIM client. ConflictError when (tenant, usernameKey) is taken. */
   create(connectionId: string, input: NewUser, state: ScimUserState): Promise<ScimUserRecord>;
   /**
-   * create, and the provisioning-log events `log` returns for the new account, in one transaction: both are stored or
-   * neither is. `log` runs inside the write (synchronous, no I/O). Optional: stores without transactions leave it out
-   * and the caller appends the events after create.
+   * create, and the provisioning-log events `log` returns for the new account (`log` is synchronous, no I/O). SQLite
+   * writes both in one transaction; MongoDB writes the account, then the events. Either way a failed log write fails
+   * the call.
    */
-  createWithLog?(connectionId: string, input: NewUser, state: ScimUserState, log: (record: ScimUserRecord) => NewEvent[]): Promise<ScimUserRecord>;
+  createWithLog(connectionId: string, input: NewUser, state: ScimUserState, log: (record: ScimUserRecord) => NewEvent[]): Promise<ScimUserRecord>;
   /**
    * Writes account fields and SCIM state and makes the connection the owner (adopting an unowned account, relinking
    * a detached one), only while the account is at `expectedVersion` and unowned or owned by this connection.
@@ -369,10 +369,10 @@ export interface ScimTokenRepository {
   /** The token stored under this hash, with the hash (the caller compares it with secretsEqual). */
   findByHash(hash: string): Promise<(ScimToken & { hash: string }) | null>;
   /**
-   * findByHash with, in the same read, the token's connection and, when it belongs to the token's tenant, that
-   * tenant (null when gone). Optional: without it the caller reads the three one after the other.
+   * findByHash with the token's connection and, when it belongs to the token's tenant, that tenant (null when gone):
+   * one read on SQLite, three on MongoDB.
    */
-  findByHashWithContext?(hash: string): Promise<ScimTokenContext | null>;
+  findByHashWithContext(hash: string): Promise<ScimTokenContext | null>;
   findById(id: string): Promise<ScimToken | null>;
   /** The connection's long-lived tokens (kind 'token'), newest first, revoked and expired ones included. */
   listByConnection(connectionId: string): Promise<ScimToken[]>;

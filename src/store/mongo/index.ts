@@ -69,7 +69,7 @@ export class MongoStore implements Store {
     this.events = repositories.events;
     this.replayCache = repositories.replayCache;
     this.requestCache = repositories.requestCache;
-    const scim = createMongoScimRepositories(models);
+    const scim = createMongoScimRepositories(models, repositories);
     this.scimUsers = scim.scimUsers;
     this.scimGroups = scim.scimGroups;
     this.scimTokens = scim.scimTokens;

@@ -8,6 +8,9 @@ import type { Model } from 'mongoose';
 import { ConflictError } from '../../common/errors';
 import type { GroupQuery, UserQuery } from '../../scim/query';
 import type {
+  ConnectionRepository,
+  EventRepository,
+  NewEvent,
   NewScimToken,
   NewUser,
   Page,
@@ -18,10 +21,12 @@ import type {
   ScimGroupRepository,
   ScimScope,
   ScimToken,
+  ScimTokenContext,
   ScimTokenRepository,
   ScimUserRecord,
   ScimUserRepository,
   ScimUserState,
+  TenantRepository,
   UserPatch,
 } from '../ports';
 import type { MongoModels } from './models';
@@ -94,6 +99,7 @@ export class MongoScimUserRepository implements ScimUserRepository {
     private readonly users: Model<UserDoc>,
     private readonly memberships: Model<MembershipDoc>,
     private readonly identityLinks: Model<{ userId: string }>,
+    private readonly events: Pick<EventRepository, 'appendMany'>,
   ) {}
 
   async find(scope: ScimScope, id: string): Promise<ScimUserRecord | null> {
@@ -128,6 +134,13 @@ export class MongoScimUserRepository implements ScimUserRepository {
       throw error;
     }
     return toUserRecord(doc);
+  }
+
+  /** MongoDB without a transaction: the account first, then its events (a failed log write fails the call). */
+  async createWithLog(connectionId: string, input: NewUser, state: ScimUserState, log: (record: ScimUserRecord) => NewEvent[]): Promise<ScimUserRecord> {
+    const record = await this.create(connectionId, input, state);
+    await this.events.appendMany(log(record));
+    return record;
   }
 
   async save(connectionId: string, userId: string, patch: UserPatch, state: ScimUserState, expectedVersion: number): Promise<ScimUserRecord | null> {
@@ -279,7 +292,10 @@ export class MongoScimGroupRepository implements ScimGroupRepository {
 }
 
 export class MongoScimTokenRepository implements ScimTokenRepository {
-  constructor(private readonly model: Model<ScimTokenDoc>) {}
+  constructor(
+    private readonly model: Model<ScimTokenDoc>,
+    private readonly related: Pick<MongoScimDependencies, 'tenants' | 'connections'>,
+  ) {}
 
   async create(input: NewScimToken): Promise<ScimToken> {
     const doc = newScimTokenDoc(input, randomUUID(), new Date());
@@ -290,6 +306,14 @@ export class MongoScimTokenRepository implements ScimTokenRepository {
   async findByHash(hash: string): Promise<(ScimToken & { hash: string }) | null> {
     const doc = await this.model.findOne({ hash }).lean<ScimTokenDoc>().exec();
     return doc ? { ...toScimToken(doc), hash: doc.hash } : null;
+  }
+
+  async findByHashWithContext(hash: string): Promise<ScimTokenContext | null> {
+    const token = await this.findByHash(hash);
+    if (!token) return null;
+    const connection = await this.related.connections.findById(token.connectionId);
+    const tenant = connection && connection.tenantId === token.tenantId ? await this.related.tenants.findById(connection.tenantId) : null;
+    return { token, connection, tenant };
   }
 
   async findById(id: string): Promise<ScimToken | null> {
@@ -382,11 +406,18 @@ export class MongoScimClientRepository implements ScimClientRepository {
   }
 }
 
-export function createMongoScimRepositories(models: MongoModels) {
+/** The repositories the SCIM ones read through or write with (the store's own). */
+export interface MongoScimDependencies {
+  tenants: Pick<TenantRepository, 'findById'>;
+  connections: Pick<ConnectionRepository, 'findById'>;
+  events: Pick<EventRepository, 'appendMany'>;
+}
+
+export function createMongoScimRepositories(models: MongoModels, dependencies: MongoScimDependencies) {
   return {
-    scimUsers: new MongoScimUserRepository(models.users, models.memberships, models.identityLinks as unknown as Model<{ userId: string }>),
+    scimUsers: new MongoScimUserRepository(models.users, models.memberships, models.identityLinks as unknown as Model<{ userId: string }>, dependencies.events),
     scimGroups: new MongoScimGroupRepository(models.groups, models.memberships),
-    scimTokens: new MongoScimTokenRepository(models.scimTokens),
+    scimTokens: new MongoScimTokenRepository(models.scimTokens, dependencies),
     scimClients: new MongoScimClientRepository(models.scimClients),
   };
 }
