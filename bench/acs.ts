@@ -8,6 +8,7 @@
  * Gatehouse validates signatures on SAML_WORKERS worker threads, as src/server.ts does (default: one per CPU; 0 =
  * on the main thread). The bare node-saml loop always runs on the main thread.
  */
+import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -125,7 +126,7 @@ async function main(): Promise<void> {
   const conn = await admin.createConnection('contoso', { slug: 'bench', metadataXml: idp.metadataXml() });
   const sp: SpTarget = { entityId: conn.spEntityId, acsUrl: conn.acsUrl };
 
-  const server = app.listen(0, '127.0.0.1');
+  const server = createServer(app).listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const port = (server.address() as { port: number }).port;
   const target = `http://127.0.0.1:${port}/sso/bench/acs`;

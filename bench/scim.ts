@@ -12,6 +12,7 @@
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -144,7 +145,7 @@ async function runSize(n: number, options: Options, log: (s: string) => void): P
   const warmToken = await setUp('warmup');
   const token = await setUp('contoso');
 
-  const server = app.listen(0, '127.0.0.1');
+  const server = createServer(app).listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   let peakRss = process.memoryUsage().rss;

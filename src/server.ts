@@ -1,7 +1,7 @@
 /**
  * Composition root: config -> store -> SAML service -> Express app -> HTTP server, and graceful shutdown.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Config } from './config';
 import { createLogger, type Logger } from './common/log';
 import { createMailer } from './common/mailer';
@@ -58,7 +58,7 @@ export async function startGateway(config: Config, logger: Logger = createLogger
   let server: Server;
   try {
     server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.port, config.host, () => resolve(s));
+      const s = createServer(app).listen(config.port, config.host, () => resolve(s));
       s.once('error', reject);
     });
   } catch (error) {

@@ -1,10 +1,12 @@
 /**
- * The Express application: security headers, logging, body limits, rate limits, sessions, and the routers.
+ * The gateway's HTTP request handler: the SCIM endpoint (served without Express, see ./scim) and the Express
+ * application (security headers, logging, body limits, rate limits, sessions, and the routers) for the rest.
  * Built from explicit dependencies so tests create as many isolated apps as they like.
  */
 import { existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import express, { type Express } from 'express';
+import express from 'express';
 import rateLimit from 'express-rate-limit';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
@@ -15,7 +17,7 @@ import type { Store } from '../store/ports';
 import { adminApiRouter } from './admin-api';
 import { errorHandler, notFound, sendError } from './errors';
 import { ScimCredentials } from '../scim/credentials';
-import { scimRouter } from './scim';
+import { scimEndpoint } from './scim';
 import { createPassport, sessionMiddleware, sessionRouter } from './session';
 import { idpLogoutStarter, samlStrategy, ssoRouter } from './sso';
 import { consoleAdminOf } from './console/context';
@@ -54,7 +56,10 @@ export const ACS_BODY_LIMIT = '512kb';
 const ADMIN_BODY_LIMIT = '3mb';
 export const DEFAULT_SCIM_RATE_LIMIT_PER_MINUTE = 6000;
 
-export function createApp(options: AppOptions): { app: Express; admin: AdminService } {
+/** A Node request listener: pass it to http.createServer, or to supertest. */
+export type GatewayApp = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createApp(options: AppOptions): { app: GatewayApp; admin: AdminService } {
   const { store, logger } = options;
   const app = express();
   app.disable('x-powered-by');
@@ -65,20 +70,18 @@ export function createApp(options: AppOptions): { app: Express; admin: AdminServ
 
   // One session store for the sessions and for revoking a deprovisioned user's sessions.
   const sessionStore = store.createSessionStore({ ttlSeconds: Math.ceil(options.sessionIdleMs / 1000) });
-  // SCIM first: it is the hot path of a large initial sync. Its requests are logged in the provisioning log (every
-  // request, with status and duration) rather than the access log; provisioning clients get JSON only (no pages to
-  // protect with CSP and frame rules; the router sets nosniff itself) and have no session.
-  app.use(
-    '/scim',
-    scimRouter({
-      store,
-      credentials: new ScimCredentials(store),
-      sessions: sessionStore,
-      logger,
-      baseUrl: options.baseUrl,
-      rateLimitPerMinute: options.scimRateLimitPerMinute ?? DEFAULT_SCIM_RATE_LIMIT_PER_MINUTE,
-    }),
-  );
+  // SCIM is answered before Express sees the request: it is the hot path of a large initial sync (see ./scim). Its
+  // requests are logged in the provisioning log (every request, with status and duration) rather than the access
+  // log; provisioning clients get JSON only (no pages to protect with CSP and frame rules; the endpoint sets nosniff
+  // itself) and have no session.
+  const scim = scimEndpoint({
+    store,
+    credentials: new ScimCredentials(store),
+    sessions: sessionStore,
+    logger,
+    baseUrl: options.baseUrl,
+    rateLimitPerMinute: options.scimRateLimitPerMinute ?? DEFAULT_SCIM_RATE_LIMIT_PER_MINUTE,
+  });
   app.use(
     pinoHttp({
       logger,
@@ -188,5 +191,6 @@ export function createApp(options: AppOptions): { app: Express; admin: AdminServ
 
   app.use(notFound);
   app.use(errorHandler);
-  return { app, admin };
+  const gateway: GatewayApp = (req, res) => scim(req, res, () => app(req, res));
+  return { app: gateway, admin };
 }

@@ -1,14 +1,21 @@
 /**
  * The SCIM 2.0 endpoint (/scim/v2) and the OAuth 2.0 client-credentials token endpoint (/scim/oauth/token).
  *
+ * Served on Node's own request and response objects, not through Express: this is the hot path of an initial sync
+ * (thousands of requests a second), and Express re-prototypes every request and response, which costs more than
+ * everything else a SCIM request does outside the store and keeps each request's objects alive until a full GC
+ * (long young-generation pauses: the lookup p99). The gateway's request handler (./app) sends /scim/v2 and
+ * /scim/oauth/token here and everything else to Express. Bodies are read with body-parser, as Express would.
+ *
  * Per request, in order: bearer token -> connection and tenant (the token alone selects them), a rate limit per
  * token (429 with Retry-After), the content type (application/scim+json or application/json), a 1 MB body limit,
  * then the reconciler (src/provisioning/scim.ts). Every answer is application/scim+json; every failure uses the SCIM
  * error schema (toScimErrorBody). Every request is written to the provisioning log (method, path, status, duration,
  * outcome, token id; never the token or a body), in one write with the changes it made.
  */
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import rateLimit from 'express-rate-limit';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseQueryString } from 'node:querystring';
+import bodyParser from 'body-parser';
 import type { Logger } from '../common/log';
 import { ScimReconciler, type ScimResult } from '../provisioning/scim';
 import type { EventOutcome } from '../provisioning/types';
@@ -17,11 +24,13 @@ import { ScimCredentials, type Authenticated, type AuthFailure, type OAuthClient
 import { ScimError, toScimErrorBody } from '../scim/errors';
 import { resourceTypeDocument, resourceTypesDocument, schemaDocument, schemasDocument, ScimSchemaRegistry, serviceProviderConfig } from '../scim/schemas';
 import type { NewEvent, RevocableSessionStore, ScimToken, Store } from '../store/ports';
+import { RateLimiter } from './rate-limit';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json';
 export const SCIM_BODY_LIMIT = '1mb';
+const ACCEPTED_BODY_TYPES = [SCIM_CONTENT_TYPE, 'application/json'];
 
-export interface ScimRouterOptions {
+export interface ScimEndpointOptions {
   store: Store;
   credentials: ScimCredentials;
   /** The session store whose destroyByUser signs a disabled or deleted user out everywhere. */
@@ -32,19 +41,37 @@ export interface ScimRouterOptions {
   rateLimitPerMinute: number;
 }
 
-interface ScimLocals {
+/** A request handler that answers the SCIM paths and passes anything else to `next`. */
+export type ScimEndpoint = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+
+/** Whether a request path (no query) belongs to the SCIM endpoint. */
+function scimPathKind(pathname: string): 'v2' | 'oauth' | null {
+  const lower = pathname.toLowerCase();
+  if (lower === '/scim/v2' || lower.startsWith('/scim/v2/')) return 'v2';
+  if (lower === '/scim/oauth/token' || lower === '/scim/oauth/token/') return 'oauth';
+  return null;
+}
+
+/** One SCIM request: what the log entry and the answer need. */
+interface ScimExchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  method: string;
+  /** The path as sent, without the query string. */
+  path: string;
+  /** The raw query string (after '?'), '' when none. */
+  search: string;
   started: number;
   auth?: Authenticated;
   /** Why the bearer token was refused (401); with the token when it exists (expired, revoked). */
   authFailure?: { reason: AuthFailure; token?: ScimToken };
   events: NewEvent[];
-}
-
-function locals(res: Response): ScimLocals {
-  return res.locals as ScimLocals;
+  /** Parsed by body-parser (POST, PUT, PATCH). */
+  body?: unknown;
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
+const BASIC = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i;
 
 /** Milliseconds since `started` (performance.now()), to 0.01 ms. */
 function elapsedMs(started: number): number {
@@ -84,10 +111,37 @@ function scimRequestEvent(method: string, path: string, status: number, started:
   };
 }
 
-export function scimRouter(options: ScimRouterOptions): Router {
+/** The media type of the request body (no parameters, lower case), or null when the request names none. */
+function mediaTypeOf(req: IncomingMessage): string | null {
+  const header = req.headers['content-type'];
+  if (!header) return null;
+  const semicolon = header.indexOf(';');
+  return (semicolon === -1 ? header : header.slice(0, semicolon)).trim().toLowerCase();
+}
+
+/** Runs a connect-style middleware (body-parser) and resolves when it calls next. */
+function runMiddleware(
+  middleware: (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  return new Promise((resolve, reject) => middleware(req, res, (error?: unknown) => (error ? reject(error) : resolve())));
+}
+
+interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Matched against the path after /scim/v2, case-insensitively, with an optional trailing slash. */
+  pattern: RegExp;
+  run: (exchange: ScimExchange, reconciler: ScimReconciler, params: string[]) => Promise<ScimResult>;
+}
+
+export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
   const { store, credentials, logger } = options;
   const scimBase = `${options.baseUrl}/scim/v2`;
   const registries = new Map<string, ScimSchemaRegistry>();
+  const rateLimiter = new RateLimiter({ windowMs: 60_000, limit: options.rateLimitPerMinute });
+  const parseJson = bodyParser.json({ limit: SCIM_BODY_LIMIT, type: ACCEPTED_BODY_TYPES, strict: false });
+  const parseForm = bodyParser.urlencoded({ extended: false, limit: '16kb', parameterLimit: 10 });
 
   /** The connection's schema registry, built once per connection version. */
   const registryOf = (auth: Authenticated): ScimSchemaRegistry => {
@@ -102,17 +156,16 @@ export function scimRouter(options: ScimRouterOptions): Router {
   };
 
   /** The request's provisioning-log entry, as of now. */
-  const requestEntry = (req: Request, res: Response, status: number): NewEvent => {
-    const state = locals(res);
-    const auth = state.auth;
+  const requestEntry = (exchange: ScimExchange, status: number): NewEvent => {
+    const auth = exchange.auth;
     // A refused token that exists (expired, revoked) is logged on its own connection, so its admin sees why the
     // provisioning service is failing; an unknown or missing one belongs to no connection.
-    const refused = state.authFailure?.token;
-    return scimRequestEvent(req.method, `${req.baseUrl}${req.path}`, status, state.started, {
+    const refused = exchange.authFailure?.token;
+    return scimRequestEvent(exchange.method, exchange.path, status, exchange.started, {
       tenantId: auth?.tenant.id ?? refused?.tenantId ?? null,
       connectionId: auth?.connection.id ?? refused?.connectionId ?? null,
       tokenId: auth?.token.id ?? refused?.id ?? null,
-      authFailure: state.authFailure?.reason,
+      authFailure: exchange.authFailure?.reason,
     });
   };
 
@@ -120,10 +173,10 @@ export function scimRouter(options: ScimRouterOptions): Router {
    * Writes the request's log entry (after the changes it made) and sends the response. A `logged` result's entry
    * was stored with its change (ScimReconciler's requestLog), in the same transaction.
    */
-  const finish = async (req: Request, res: Response, result: ScimResult): Promise<void> => {
-    const state = locals(res);
+  const finish = async (exchange: ScimExchange, result: ScimResult): Promise<void> => {
+    const { res } = exchange;
     const status = result.status;
-    const pending = result.logged ? state.events : [...state.events, requestEntry(req, res, status)];
+    const pending = result.logged ? exchange.events : [...exchange.events, requestEntry(exchange, status)];
     if (pending.length > 0) {
       try {
         await store.events.appendMany(pending);
@@ -132,64 +185,157 @@ export function scimRouter(options: ScimRouterOptions): Router {
       }
     }
     if (res.headersSent) return;
-    res.status(status);
-    res.set({ 'Content-Type': `${SCIM_CONTENT_TYPE}; charset=utf-8`, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
-    // The only ETag is the resource version (W/"n"): res.send would add a body hash to every answer (errors and
-    // lists included), which a client could mistake for a version to send back in If-Match.
-    if (result.etag) res.set('ETag', result.etag);
-    if (result.location) res.location(result.location);
+    res.statusCode = status;
+    res.setHeader('Content-Type', `${SCIM_CONTENT_TYPE}; charset=utf-8`);
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    // The only ETag is the resource version (W/"n"), never a body hash a client could mistake for a version.
+    if (result.etag) res.setHeader('ETag', result.etag);
+    if (result.location) res.setHeader('Location', result.location);
     if (result.body === undefined) {
       res.end();
       return;
     }
     const json = JSON.stringify(result.body);
-    res.set('Content-Length', String(Buffer.byteLength(json, 'utf8')));
+    res.setHeader('Content-Length', Buffer.byteLength(json, 'utf8'));
     res.end(json);
   };
 
-  const fail = (req: Request, res: Response, error: unknown): Promise<void> => {
+  const fail = (exchange: ScimExchange, error: unknown): Promise<void> => {
     const body = toScimErrorBody(error);
     const status = Number(body.status);
-    if (status >= 500) logger.error({ err: error, path: req.path }, 'SCIM request failed');
-    if (status === 401) res.set('WWW-Authenticate', 'Bearer realm="gatehouse-scim"');
-    return finish(req, res, { status, body });
+    if (status >= 500) logger.error({ err: error, path: exchange.path }, 'SCIM request failed');
+    if (status === 401 && !exchange.res.headersSent) exchange.res.setHeader('WWW-Authenticate', 'Bearer realm="gatehouse-scim"');
+    return finish(exchange, { status, body });
   };
 
-  const handle =
-    (fn: (req: Request, res: Response, reconciler: ScimReconciler) => Promise<ScimResult>) =>
-    async (req: Request, res: Response): Promise<void> => {
-      const state = locals(res);
-      const auth = state.auth!;
-      const reconciler = new ScimReconciler(
-        store,
-        { tenant: auth.tenant, connection: auth.connection, registry: registryOf(auth), baseUrl: scimBase },
-        { revokeSessions: (userId) => options.sessions.destroyByUser(userId), requestLog: (status) => requestEntry(req, res, status) },
-      );
-      try {
-        const result = await fn(req, res, reconciler);
-        state.events.push(...reconciler.events);
-        await finish(req, res, result);
-      } catch (error) {
-        // A refused request changes nothing; the changes a failed one made before failing are logged with it.
-        state.events.push(...reconciler.events);
-        await fail(req, res, error);
-      }
-    };
+  const ok = <T>(body: T): ScimResult<T> => ({ status: 200, body });
+  const query = (exchange: ScimExchange): Record<string, unknown> => parseQueryString(exchange.search);
+  const ifMatch = (exchange: ScimExchange): string | undefined => {
+    const value = exchange.req.headers['if-match'];
+    return Array.isArray(value) ? value.join(', ') : value;
+  };
+  const registry = (exchange: ScimExchange) => registryOf(exchange.auth!);
 
-  const r = Router();
+  const routes: Route[] = [
+    { method: 'GET', pattern: /^\/ServiceProviderConfig\/?$/i, run: async () => ok(withOAuth(serviceProviderConfig(scimBase), options.baseUrl)) },
+    { method: 'GET', pattern: /^\/ResourceTypes\/?$/i, run: async (x) => ok(resourceTypesDocument(registry(x), scimBase)) },
+    {
+      method: 'GET',
+      pattern: /^\/ResourceTypes\/([^/]+)\/?$/i,
+      run: async (x, _rec, [id]) => {
+        const doc = resourceTypeDocument(registry(x), scimBase, id!);
+        if (!doc) throw new ScimError(404, undefined, `No resource type "${id}".`);
+        return ok(doc);
+      },
+    },
+    { method: 'GET', pattern: /^\/Schemas\/?$/i, run: async (x) => ok(schemasDocument(registry(x), scimBase)) },
+    {
+      method: 'GET',
+      pattern: /^\/Schemas\/([^/]+)\/?$/i,
+      run: async (x, _rec, [urn]) => {
+        const doc = schemaDocument(registry(x), scimBase, urn!);
+        if (!doc) throw new ScimError(404, undefined, `No schema "${urn}".`);
+        return ok(doc);
+      },
+    },
+
+    { method: 'GET', pattern: /^\/Users\/?$/i, run: async (x, rec) => ok(await rec.listUsers(query(x))) },
+    { method: 'POST', pattern: /^\/Users\/?$/i, run: (x, rec) => rec.createUser(x.body) },
+    { method: 'GET', pattern: /^\/Users\/([^/]+)\/?$/i, run: (x, rec, [id]) => rec.getUser(id!, query(x)) },
+    { method: 'PUT', pattern: /^\/Users\/([^/]+)\/?$/i, run: (x, rec, [id]) => rec.replaceUser(id!, x.body, ifMatch(x)) },
+    { method: 'PATCH', pattern: /^\/Users\/([^/]+)\/?$/i, run: (x, rec, [id]) => rec.patchUser(id!, x.body, ifMatch(x)) },
+    { method: 'DELETE', pattern: /^\/Users\/([^/]+)\/?$/i, run: (x, rec, [id]) => rec.deleteUser(id!, ifMatch(x)) },
+
+    { method: 'GET', pattern: /^\/Groups\/?$/i, run: async (x, rec) => ok(await rec.listGroups(query(x))) },
+    { method: 'POST', pattern: /^\/Groups\/?$/i, run: (x, rec) => rec.createGroup(x.body) },
+    { method: 'GET', pattern: /^\/Groups\/([^/]+)\/?$/i, run: (x, rec, [id]) => rec.getGroup(id!, query(x)) },
+    { method: 'PUT', pattern: /^\/Groups\/([^/]+)\/?$/i, run: (x, rec, [id]) => rec.replaceGroup(id!, x.body, ifMatch(x)) },
+    { method: 'PATCH', pattern: /^\/Groups\/([^/]+)\/?$/i, run: (x, rec, [id]) => rec.patchGroup(id!, x.body, ifMatch(x)) },
+    { method: 'DELETE', pattern: /^\/Groups\/([^/]+)\/?$/i, run: (x, rec, [id]) => rec.deleteGroup(id!, ifMatch(x)) },
+  ];
+
+  /** The route for a method and a path below /scim/v2 (HEAD is answered as GET), with its decoded parameters. */
+  const routeOf = (method: string, subpath: string): { route: Route; params: string[] } | null => {
+    const wanted = method === 'HEAD' ? 'GET' : method;
+    for (const route of routes) {
+      if (route.method !== wanted) continue;
+      const match = route.pattern.exec(subpath);
+      if (!match) continue;
+      const params = match.slice(1).map((raw) => {
+        try {
+          return decodeURIComponent(raw);
+        } catch {
+          throw new ScimError(400, undefined, `The path segment "${raw}" is not valid URL encoding.`);
+        }
+      });
+      return { route, params };
+    }
+    return null;
+  };
+
+  const serveV2 = async (exchange: ScimExchange): Promise<void> => {
+    const { req, res } = exchange;
+    // 1. The bearer token selects the connection and tenant.
+    const match = BEARER.exec(req.headers.authorization ?? '');
+    const result = await credentials.authenticate(match?.[1]);
+    if ('failure' in result) {
+      const { failure, token } = result;
+      exchange.authFailure = { reason: failure, ...(token && (failure === 'expired' || failure === 'revoked') ? { token } : {}) };
+      throw new ScimError(401, undefined, failure === 'missing' ? 'A bearer token is required.' : 'The bearer token is not valid.');
+    }
+    exchange.auth = result;
+
+    // 2. Per credential: a long-lived token by its id; OAuth access tokens by their client, so minting new access
+    // tokens does not reset the client's budget.
+    const { token } = result;
+    const limited = await rateLimiter.hit(token.kind === 'access' && token.clientId ? `scim:client:${token.clientId}` : `scim:token:${token.id}`);
+    rateLimiter.writeHeaders(res, limited);
+    if (limited.exceeded) {
+      res.setHeader('Retry-After', String(limited.resetSeconds));
+      throw new ScimError(429, 'tooMany', 'Too many requests for this token; retry after the time in Retry-After.');
+    }
+
+    // 3. The body: JSON in one of the two media types, at most SCIM_BODY_LIMIT.
+    if (exchange.method === 'POST' || exchange.method === 'PUT' || exchange.method === 'PATCH') {
+      const type = mediaTypeOf(req);
+      if (type === null || !ACCEPTED_BODY_TYPES.includes(type)) {
+        throw new ScimError(415, undefined, `Send the body as ${SCIM_CONTENT_TYPE} or application/json.`);
+      }
+      await runMiddleware(parseJson, req, res);
+      exchange.body = (req as IncomingMessage & { body?: unknown }).body;
+    }
+
+    // 4. The route.
+    const found = routeOf(exchange.method, exchange.path.slice('/scim/v2'.length));
+    if (!found) throw new ScimError(404, undefined, `No SCIM endpoint ${exchange.method} ${exchange.path}.`);
+    const reconciler = new ScimReconciler(
+      store,
+      { tenant: result.tenant, connection: result.connection, registry: registryOf(result), baseUrl: scimBase },
+      { revokeSessions: (userId) => options.sessions.destroyByUser(userId), requestLog: (status) => requestEntry(exchange, status) },
+    );
+    try {
+      const answer = await found.route.run(exchange, reconciler, found.params);
+      exchange.events.push(...reconciler.events);
+      await finish(exchange, answer);
+    } catch (error) {
+      // A refused request changes nothing; the changes a failed one made before failing are logged with it.
+      exchange.events.push(...reconciler.events);
+      throw error;
+    }
+  };
 
   // ---- OAuth 2.0 client credentials (RFC 6749 §4.4) ----
   // Logged in the provisioning log like every SCIM request (status, duration, outcome, the client id when it names a
   // known client), never the secret or the token issued.
   const answerOAuth = async (
-    req: Request,
-    res: Response,
+    exchange: ScimExchange,
     status: number,
     body: Record<string, unknown>,
     client: OAuthClientRef | null,
     refused?: string,
   ): Promise<void> => {
-    const entry = scimRequestEvent(req.method, req.originalUrl.split('?')[0]!, status, res.locals.started as number, {
+    const entry = scimRequestEvent(exchange.method, exchange.path, status, exchange.started, {
       tenantId: client?.tenantId ?? null,
       connectionId: client?.connectionId ?? null,
       tokenId: null,
@@ -201,160 +347,95 @@ export function scimRouter(options: ScimRouterOptions): Router {
     } catch (error) {
       logger.error({ err: error }, 'SCIM provisioning log write failed');
     }
+    const { res } = exchange;
     if (res.headersSent) return;
-    res.status(status).set('Cache-Control', 'no-store');
-    if (status === 401) res.set('WWW-Authenticate', 'Basic realm="gatehouse-scim"');
-    res.json(body);
+    const json = JSON.stringify(body);
+    res.statusCode = status;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    if (status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="gatehouse-scim"');
+    res.setHeader('Content-Length', Buffer.byteLength(json, 'utf8'));
+    res.end(json);
   };
 
-  r.post(
-    '/oauth/token',
-    (_req, res, next) => {
-      res.locals.started = performance.now();
-      next();
-    },
-    express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 10 }),
-    async (req, res) => {
-      const body = (req.body ?? {}) as Record<string, unknown>;
-      let clientId = typeof body.client_id === 'string' ? body.client_id : undefined;
-      let clientSecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
-      const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.get('authorization') ?? '');
-      if (basic) {
-        const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
-        const colon = decoded.indexOf(':');
-        if (colon > 0) {
-          try {
-            clientId = decodeURIComponent(decoded.slice(0, colon));
-            clientSecret = decodeURIComponent(decoded.slice(colon + 1));
-          } catch {
-            return answerOAuth(req, res, 400, { error: 'invalid_request', error_description: 'The Basic credentials are not valid.' }, null);
-          }
+  const serveOAuth = async (exchange: ScimExchange): Promise<void> => {
+    const { req, res } = exchange;
+    if (exchange.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      return answerOAuth(exchange, 405, { error: 'invalid_request', error_description: 'Use POST.' }, null);
+    }
+    try {
+      await runMiddleware(parseForm, req, res);
+    } catch (error) {
+      // An unreadable or oversized form body.
+      const status = (error as { status?: unknown }).status;
+      const code = typeof status === 'number' && status >= 400 && status < 500 ? status : 500;
+      const description = code === 413 ? 'The request body is too large.' : code < 500 ? 'The request body could not be read.' : 'Internal server error.';
+      return answerOAuth(exchange, code, { error: code < 500 ? 'invalid_request' : 'server_error', error_description: description }, null);
+    }
+    const body = ((req as IncomingMessage & { body?: unknown }).body ?? {}) as Record<string, unknown>;
+    let clientId = typeof body.client_id === 'string' ? body.client_id : undefined;
+    let clientSecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
+    const basic = BASIC.exec(req.headers.authorization ?? '');
+    if (basic) {
+      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon > 0) {
+        try {
+          clientId = decodeURIComponent(decoded.slice(0, colon));
+          clientSecret = decodeURIComponent(decoded.slice(colon + 1));
+        } catch {
+          return answerOAuth(exchange, 400, { error: 'invalid_request', error_description: 'The Basic credentials are not valid.' }, null);
         }
       }
-      if (body.grant_type !== 'client_credentials') {
-        return answerOAuth(req, res, 400, { error: 'unsupported_grant_type', error_description: 'Only grant_type=client_credentials is supported.' }, null);
-      }
-      if (!clientId || !clientSecret) {
-        const description = 'client_id and client_secret are required (form fields or HTTP Basic).';
-        return answerOAuth(req, res, 400, { error: 'invalid_request', error_description: description }, null);
-      }
-      let issued: Awaited<ReturnType<ScimCredentials['issueAccessToken']>>;
-      try {
-        issued = await credentials.issueAccessToken(clientId, clientSecret);
-      } catch (error) {
-        logger.error({ err: error }, 'SCIM OAuth token request failed');
-        return answerOAuth(req, res, 500, { error: 'server_error', error_description: 'Internal server error.' }, null);
-      }
-      if ('refused' in issued) {
-        const description = 'Unknown or revoked client, or wrong secret.';
-        return answerOAuth(req, res, 401, { error: 'invalid_client', error_description: description }, issued.client, issued.refused);
-      }
-      return answerOAuth(req, res, 200, { access_token: issued.accessToken, token_type: 'Bearer', expires_in: issued.expiresIn }, issued.client);
-    },
-  );
-  // An unreadable or oversized form body.
-  r.use('/oauth/token', (error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const status = (error as { status?: unknown }).status;
-    const code = typeof status === 'number' && status >= 400 && status < 500 ? status : 500;
-    const description = code === 413 ? 'The request body is too large.' : code < 500 ? 'The request body could not be read.' : 'Internal server error.';
-    void answerOAuth(req, res, code, { error: code < 500 ? 'invalid_request' : 'server_error', error_description: description }, null);
-  });
-
-  // ---- /scim/v2 ----
-  const v2 = Router();
-  v2.use((_req, res, next) => {
-    res.locals.started = performance.now();
-    res.locals.events = [];
-    next();
-  });
-  v2.use(async (req, res, next) => {
-    const match = BEARER.exec(req.get('authorization') ?? '');
-    const result = await credentials.authenticate(match?.[1]).catch((error: unknown) => error);
-    if (result instanceof Error || !result || 'failure' in (result as object)) {
-      if (result instanceof Error) return fail(req, res, result);
-      const { failure, token } = result as { failure: AuthFailure; token?: ScimToken };
-      locals(res).authFailure = { reason: failure, ...(token && (failure === 'expired' || failure === 'revoked') ? { token } : {}) };
-      return fail(req, res, new ScimError(401, undefined, failure === 'missing' ? 'A bearer token is required.' : 'The bearer token is not valid.'));
     }
-    locals(res).auth = result as Authenticated;
-    next();
-  });
-  v2.use(
-    rateLimit({
-      windowMs: 60_000,
-      limit: options.rateLimitPerMinute,
-      standardHeaders: 'draft-8',
-      legacyHeaders: false,
-      // Per credential: a long-lived token by its id; OAuth access tokens by their client, so minting new access
-      // tokens does not reset the client's budget.
-      keyGenerator: (_req, res) => {
-        const { token } = locals(res).auth!;
-        return token.kind === 'access' && token.clientId ? `scim:client:${token.clientId}` : `scim:token:${token.id}`;
-      },
-      handler: (req, res) => {
-        const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-        res.set('Retry-After', String(Math.max(1, Math.ceil(((reset?.getTime() ?? Date.now() + 60_000) - Date.now()) / 1000))));
-        void fail(req, res, new ScimError(429, 'tooMany', 'Too many requests for this token; retry after the time in Retry-After.'));
-      },
-    }),
-  );
-  v2.use((req, res, next) => {
-    if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is([SCIM_CONTENT_TYPE, 'application/json'])) {
-      return fail(req, res, new ScimError(415, undefined, `Send the body as ${SCIM_CONTENT_TYPE} or application/json.`));
+    if (body.grant_type !== 'client_credentials') {
+      return answerOAuth(exchange, 400, { error: 'unsupported_grant_type', error_description: 'Only grant_type=client_credentials is supported.' }, null);
     }
-    next();
-  });
-  v2.use(express.json({ limit: SCIM_BODY_LIMIT, type: [SCIM_CONTENT_TYPE, 'application/json'], strict: false }));
+    if (!clientId || !clientSecret) {
+      const description = 'client_id and client_secret are required (form fields or HTTP Basic).';
+      return answerOAuth(exchange, 400, { error: 'invalid_request', error_description: description }, null);
+    }
+    let issued: Awaited<ReturnType<ScimCredentials['issueAccessToken']>>;
+    try {
+      issued = await credentials.issueAccessToken(clientId, clientSecret);
+    } catch (error) {
+      logger.error({ err: error }, 'SCIM OAuth token request failed');
+      return answerOAuth(exchange, 500, { error: 'server_error', error_description: 'Internal server error.' }, null);
+    }
+    if ('refused' in issued) {
+      const description = 'Unknown or revoked client, or wrong secret.';
+      return answerOAuth(exchange, 401, { error: 'invalid_client', error_description: description }, issued.client, issued.refused);
+    }
+    return answerOAuth(exchange, 200, { access_token: issued.accessToken, token_type: 'Bearer', expires_in: issued.expiresIn }, issued.client);
+  };
 
-  const param = (req: Request, name: string): string => String((req.params as Record<string, unknown>)[name]);
-  const header = (req: Request, name: string): string | undefined => req.get(name) ?? undefined;
-  const query = (req: Request) => req.query as Record<string, unknown>;
-  const ok = <T>(body: T): ScimResult<T> => ({ status: 200, body });
-
-  v2.get('/ServiceProviderConfig', handle(async () => ok(withOAuth(serviceProviderConfig(scimBase), options.baseUrl))));
-  v2.get('/ResourceTypes', handle(async (_req, res) => ok(resourceTypesDocument(registryOf(locals(res).auth!), scimBase))));
-  v2.get(
-    '/ResourceTypes/:id',
-    handle(async (req, res) => {
-      const doc = resourceTypeDocument(registryOf(locals(res).auth!), scimBase, param(req, 'id'));
-      if (!doc) throw new ScimError(404, undefined, `No resource type "${req.params.id}".`);
-      return ok(doc);
-    }),
-  );
-  v2.get('/Schemas', handle(async (_req, res) => ok(schemasDocument(registryOf(locals(res).auth!), scimBase))));
-  v2.get(
-    '/Schemas/:urn',
-    handle(async (req, res) => {
-      const doc = schemaDocument(registryOf(locals(res).auth!), scimBase, param(req, 'urn'));
-      if (!doc) throw new ScimError(404, undefined, `No schema "${req.params.urn}".`);
-      return ok(doc);
-    }),
-  );
-
-  v2.get('/Users', handle(async (req, _res, rec) => ok(await rec.listUsers(query(req)))));
-  v2.post('/Users', handle(async (req, _res, rec) => rec.createUser(req.body)));
-  v2.get('/Users/:id', handle(async (req, _res, rec) => rec.getUser(param(req, 'id'), query(req))));
-  v2.put('/Users/:id', handle(async (req, _res, rec) => rec.replaceUser(param(req, 'id'), req.body, header(req, 'if-match'))));
-  v2.patch('/Users/:id', handle(async (req, _res, rec) => rec.patchUser(param(req, 'id'), req.body, header(req, 'if-match'))));
-  v2.delete('/Users/:id', handle(async (req, _res, rec) => rec.deleteUser(param(req, 'id'), header(req, 'if-match'))));
-
-  v2.get('/Groups', handle(async (req, _res, rec) => ok(await rec.listGroups(query(req)))));
-  v2.post('/Groups', handle(async (req, _res, rec) => rec.createGroup(req.body)));
-  v2.get('/Groups/:id', handle(async (req, _res, rec) => rec.getGroup(param(req, 'id'), query(req))));
-  v2.put('/Groups/:id', handle(async (req, _res, rec) => rec.replaceGroup(param(req, 'id'), req.body, header(req, 'if-match'))));
-  v2.patch('/Groups/:id', handle(async (req, _res, rec) => rec.patchGroup(param(req, 'id'), req.body, header(req, 'if-match'))));
-  v2.delete('/Groups/:id', handle(async (req, _res, rec) => rec.deleteGroup(param(req, 'id'), header(req, 'if-match'))));
-
-  v2.use((req: Request, res: Response) => {
-    void fail(req, res, new ScimError(404, undefined, `No SCIM endpoint ${req.method} ${req.path}.`));
-  });
-  // Body-parser errors (bad JSON, oversized) and anything else thrown outside a handler.
-  v2.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    void fail(req, res, error);
-  });
-
-  r.use('/v2', v2);
-  return r;
+  return (req, res, next) => {
+    const url = req.url ?? '/';
+    const mark = url.indexOf('?');
+    const path = mark === -1 ? url : url.slice(0, mark);
+    const kind = scimPathKind(path);
+    if (!kind) return next();
+    const exchange: ScimExchange = {
+      req,
+      res,
+      method: req.method ?? 'GET',
+      path,
+      search: mark === -1 ? '' : url.slice(mark + 1),
+      started: performance.now(),
+      events: [],
+    };
+    const served = kind === 'v2' ? serveV2(exchange).catch((error: unknown) => fail(exchange, error)) : serveOAuth(exchange);
+    served.catch((error: unknown) => {
+      // Only a failure to answer at all lands here (the log write is already guarded).
+      logger.error({ err: error, path }, 'SCIM request could not be answered');
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.end();
+      }
+    });
+  };
 }
 
 /** The ServiceProviderConfig, also naming the OAuth client-credentials token endpoint. */

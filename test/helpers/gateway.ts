@@ -1,13 +1,12 @@
 /**
  * Builds a real Gatehouse app for HTTP tests (and the benchmarks): a fresh SQLite store (in memory unless told
  * otherwise), the real SAML service (with a pool of two validation worker threads by default, as in production) and
- * the real Express app. Nothing is mocked; each call is fully isolated.
+ * the real gateway app. Nothing is mocked; each call is fully isolated.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Express } from 'express';
 import { silentLogger, type Logger } from '../../src/common/log';
-import { createApp } from '../../src/http/app';
+import { createApp, type GatewayApp } from '../../src/http/app';
 import type { AdminService } from '../../src/admin/service';
 import { SamlService } from '../../src/saml/service';
 import { createValidationPool, type ValidationPool } from '../../src/saml/validation-pool';
@@ -25,7 +24,7 @@ export function fixture(name: string): string {
 }
 
 export interface TestGateway {
-  app: Express;
+  app: GatewayApp;
   store: Store;
   saml: SamlService;
   /** The service's validation workers (null with samlWorkers: 0). */

@@ -6,17 +6,16 @@ import { inflateRawSync } from 'node:zlib';
 import request from 'supertest';
 import { createBootstrapLink } from '../../src/admin/bootstrap';
 import { silentLogger } from '../../src/common/log';
-import { createApp } from '../../src/http/app';
+import { createApp, type GatewayApp } from '../../src/http/app';
 import { SamlService } from '../../src/saml/service';
 import { openStore } from '../../src/store';
 import type { Store } from '../../src/store/ports';
 import { ADMIN_KEY, BASE_URL, fixture } from '../helpers/gateway';
-import type { Express } from 'express';
 
 export const ADMIN_GROUP = '11111111-aaaa-4bbb-8ccc-222222222222';
 
 export interface ConsoleGateway {
-  app: Express;
+  app: GatewayApp;
   store: Store;
   close(): Promise<void>;
 }

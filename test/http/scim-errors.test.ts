@@ -158,6 +158,26 @@ describe('bad input changes nothing', () => {
     expectScimError(await scim.post('/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'H', externalId: 'e1' }), 409, 'uniqueness');
   });
 
+  it('routes as Express did: paths case-insensitively, a trailing slash, HEAD as GET; a bad path encoding is 400', async () => {
+    const created = (await scim.post('/Users', entraUser('route@testuser.com')).expect(201)).body;
+    expect((await scim.get(`/users/${created.id}/`).expect(200)).body.userName).toBe('route@testuser.com');
+    expect((await scim.get('/USERS?filter=userName%20eq%20%22route@testuser.com%22').expect(200)).body.totalResults).toBe(1);
+    const head = await request(setup.gw.app).head(`/scim/v2/Users/${created.id}`).set('Authorization', `Bearer ${setup.token}`);
+    expect(head.status).toBe(200);
+    expectScimError(await scim.get('/Users/%E0%A4%A'), 400);
+    expectScimError(await scim.delete('/Users'), 404);
+  });
+
+  it('only /scim/v2 and /scim/oauth/token are SCIM: other /scim paths get the gateway 404, a GET of the token endpoint 405', async () => {
+    const other = await request(setup.gw.app).get('/scim/v1/Users').set('Authorization', `Bearer ${setup.token}`);
+    expect(other.status).toBe(404);
+    expect(other.headers['content-type']).not.toMatch(/scim\+json/);
+    const get = await request(setup.gw.app).get('/scim/oauth/token');
+    expect(get.status).toBe(405);
+    expect(get.headers.allow).toBe('POST');
+    expect(get.body).toMatchObject({ error: 'invalid_request' });
+  });
+
   it('a PATCH that renames onto a taken userName is 409 and keeps the old name', async () => {
     await scim.post('/Users', entraUser('one@testuser.com')).expect(201);
     const two = (await scim.post('/Users', entraUser('two@testuser.com')).expect(201)).body;
