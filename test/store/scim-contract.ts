@@ -153,6 +153,21 @@ export function runScimContract(name: string, open: OpenStore): void {
         expect((await store.scimUsers.query(ctx.scope, query, { offset: 0, limit: 0 })).items).toEqual([]);
       });
 
+      it('every page reports the total of all matches: full, last, past the end, count only, none', async () => {
+        const query = parseUserFilter('userName ew "@contoso.example"');
+        const n = USERS_IN_SCOPE.length;
+        const page = (offset: number, limit: number) => store.scimUsers.query(ctx.scope, query, { offset, limit });
+        expect(await page(0, 1)).toMatchObject({ total: n, items: [expect.anything()] });
+        expect((await page(n - 1, 5)).items).toHaveLength(1);
+        expect((await page(n - 1, 5)).total).toBe(n);
+        expect(await page(n, 5)).toEqual({ items: [], total: n });
+        expect(await page(n + 10, 5)).toEqual({ items: [], total: n });
+        expect(await page(0, 0)).toEqual({ items: [], total: n });
+        expect(await page(0, n)).toMatchObject({ total: n });
+        expect(await store.scimUsers.query(ctx.scope, parseUserFilter('userName eq "nobody@contoso.example"'), { offset: 0, limit: 5 })).toEqual({ items: [], total: 0 });
+        expect(await store.scimUsers.query(ctx.scope, parseUserFilter('userName eq "nobody@contoso.example"'), { offset: 3, limit: 5 })).toEqual({ items: [], total: 0 });
+      });
+
       it('a value that looks like SQL or an operator is just a value', async () => {
         for (const text of [`x' OR '1'='1`, '{"$ne": null}', '%', '_']) {
           const page = await store.scimUsers.query(ctx.scope, parseUserFilter(`displayName eq ${JSON.stringify(text)}`), { offset: 0, limit: 10 });

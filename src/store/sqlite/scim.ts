@@ -318,13 +318,16 @@ function runQuery<T>(
   map: (row: unknown) => T,
 ): Page<T> {
   const { offset, limit } = checkPage(page);
-  const total = (sql.get(`SELECT count(*) AS total FROM ${from} WHERE ${where.sql}`).get(...where.params) as { total: number }).total;
-  if (limit === 0 || total === 0 || offset >= total) return { items: [], total };
+  const count = () => (sql.get(`SELECT count(*) AS total FROM ${from} WHERE ${where.sql}`).get(...where.params) as { total: number }).total;
+  if (limit === 0) return { items: [], total: count() };
   // Unfiltered: the (tenant_id, created_at, id) index gives the order. Filtered: `+` keeps SQLite from walking that
   // index instead of the filter's (e.g. username_key), then the few matches are sorted.
   const order = filtered ? `+${alias}.created_at, ${alias}.id` : `${alias}.created_at, ${alias}.id`;
   const rows = sql.get(`SELECT ${alias}.* FROM ${from} WHERE ${where.sql} ORDER BY ${order} LIMIT ? OFFSET ?`).all(...where.params, limit, offset);
-  return { items: rows.map(map), total };
+  // A page that is not full is the last one, so it tells the total itself: a lookup by userName or externalId (one
+  // match or none) costs one query. Only a full page, or an empty one past the start, needs the count.
+  const last = rows.length < limit && (rows.length > 0 || offset === 0);
+  return { items: rows.map(map), total: last ? offset + rows.length : count() };
 }
 
 export class SqliteScimGroupRepository implements ScimGroupRepository {
