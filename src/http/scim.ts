@@ -169,21 +169,18 @@ export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
     });
   };
 
-  /**
-   * Writes the request's log entry (after the changes it made) and sends the response. A `logged` result's entry
-   * was stored with its change (ScimReconciler's requestLog), in the same transaction.
-   */
-  const finish = async (exchange: ScimExchange, result: ScimResult): Promise<void> => {
-    const { res } = exchange;
-    const status = result.status;
-    const pending = result.logged ? exchange.events : [...exchange.events, requestEntry(exchange, status)];
-    if (pending.length > 0) {
-      try {
-        await store.events.appendMany(pending);
-      } catch (error) {
-        logger.error({ err: error }, 'SCIM provisioning log write failed');
-      }
+  const writeLog = async (entries: NewEvent[]): Promise<void> => {
+    if (entries.length === 0) return;
+    try {
+      await store.events.appendMany(entries);
+    } catch (error) {
+      logger.error({ err: error }, 'SCIM provisioning log write failed');
     }
+  };
+
+  /** Answers with the result: application/scim+json, never cached. */
+  const send = (res: ServerResponse, result: ScimResult): void => {
+    const status = result.status;
     if (res.headersSent) return;
     res.statusCode = status;
     res.setHeader('Content-Type', `${SCIM_CONTENT_TYPE}; charset=utf-8`);
@@ -200,6 +197,23 @@ export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
     res.setHeader('Content-Length', Buffer.byteLength(json, 'utf8'));
     res.end(json);
   };
+
+  /**
+   * Writes the request's log entry (after the changes it made) and sends the response. A `logged` result's entry
+   * was stored with its change (ScimReconciler's requestLog), in the same transaction. A change or a refusal is in
+   * the log before it is answered; a successful read changed nothing, so its entry is written just after its answer
+   * (in the group commit of the same turn), which keeps a commit off the latency of every lookup.
+   */
+  const finish = async (exchange: ScimExchange, result: ScimResult): Promise<void> => {
+    const { res } = exchange;
+    const status = result.status;
+    const pending = result.logged ? exchange.events : [...exchange.events, requestEntry(exchange, status)];
+    const readOnly = (exchange.method === 'GET' || exchange.method === 'HEAD') && status < 400 && exchange.events.length === 0;
+    if (!readOnly) await writeLog(pending);
+    send(res, result);
+    if (readOnly) await writeLog(pending);
+  };
+
 
   const fail = (exchange: ScimExchange, error: unknown): Promise<void> => {
     const body = toScimErrorBody(error);
@@ -342,11 +356,7 @@ export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
       clientId: client?.clientId ?? null,
       authFailure: refused,
     });
-    try {
-      await store.events.appendMany([entry]);
-    } catch (error) {
-      logger.error({ err: error }, 'SCIM provisioning log write failed');
-    }
+    await writeLog([entry]);
     const { res } = exchange;
     if (res.headersSent) return;
     const json = JSON.stringify(body);

@@ -116,6 +116,62 @@ describe('Entra user provisioning sequence', () => {
   });
 });
 
+describe('when a request is logged', () => {
+  /** Holds every provisioning-log write until `open()`; the real store writes it then. */
+  function gateLogWrites() {
+    const events = setup.gw.store.events;
+    const appendMany = events.appendMany.bind(events);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const spy = jest.spyOn(events, 'appendMany').mockImplementation(async (entries) => {
+      await gate;
+      await appendMany(entries);
+    });
+    return { open, restore: () => spy.mockRestore() };
+  }
+  const settled = (promise: Promise<unknown>) => Promise.race([promise.then(() => true), new Promise((r) => setTimeout(() => r(false), 100))]);
+
+  it('a change or a refusal is in the log before it is answered', async () => {
+    const user = (await scim.post('/Users', entraUser('ordered@testuser.com')).expect(201)).body.id as string;
+    const gate = gateLogWrites();
+    try {
+      const changed = scim.patch(`/Users/${user}`, [{ op: 'replace', path: 'displayName', value: 'Renamed' }]).then((res) => res);
+      const refused = scim.get('/Users/00000000-0000-4000-8000-000000000000').then((res) => res);
+      expect(await settled(changed)).toBe(false);
+      expect(await settled(refused)).toBe(false);
+      gate.open();
+      expect((await changed).status).toBe(200);
+      expect((await refused).status).toBe(404);
+    } finally {
+      gate.open();
+      gate.restore();
+    }
+  });
+
+  it('a successful read is answered first and logged right after its answer', async () => {
+    await scim.post('/Users', entraUser('read@testuser.com')).expect(201);
+    const before = (await log()).length;
+    const gate = gateLogWrites();
+    try {
+      const res = await scim.get('/Users?filter=userName%20eq%20%22read@testuser.com%22');
+      expect(res.status).toBe(200);
+      expect((await log()).length).toBe(before);
+      gate.open();
+      await new Promise((r) => setTimeout(r, 20));
+      const [entry] = await log();
+      expect(entry).toMatchObject({ type: 'scim_request', outcome: 'success', details: { method: 'GET', status: 200 } });
+    } finally {
+      gate.open();
+      gate.restore();
+    }
+  });
+
+  it('without a held write, a read is in the log by the time its answer has arrived', async () => {
+    await scim.get('/Users').expect(200);
+    expect((await log())[0]).toMatchObject({ type: 'scim_request', details: { method: 'GET', path: '/scim/v2/Users', status: 200 } });
+  });
+});
+
 describe('Entra group provisioning sequence', () => {
   it('creates, queries without members, renames, adds and removes members, deletes', async () => {
     const alice = (await scim.post('/Users', entraUser('alice@testuser.com')).expect(201)).body.id as string;
