@@ -13,7 +13,17 @@ import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 
 export type ScimLoadRequest =
-  | { phase: 'users'; url: string; token: string; concurrency: number; n: number; prefix: string }
+  | {
+      phase: 'users';
+      url: string;
+      token: string;
+      concurrency: number;
+      n: number;
+      prefix: string;
+      /** Untimed creates first (in another tenant, by its token): the client is a fresh process, and its own JIT and
+       * connection setup are not the server's throughput. */
+      warmup?: { token: string; prefix: string; n: number };
+    }
   | { phase: 'groups'; url: string; token: string; concurrency: number; groups: number; userIds: string[]; membersPerGroup: number; batch: number; prefix: string }
   | { phase: 'lookups'; url: string; token: string; concurrency: number; lookups: number; n: number; prefix: string };
 
@@ -36,6 +46,22 @@ const LOOKUP_WARMUP = 200;
 
 function lookupPath(userName: string): string {
   return `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${userName}"`)}`;
+}
+
+/** A user as Entra's provisioning service POSTs it. */
+function entraUser(prefix: string, i: number) {
+  const userName = userNameOf(prefix, i);
+  return {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'],
+    externalId: `${prefix}user${i}`,
+    userName,
+    active: true,
+    displayName: `User ${i}`,
+    emails: [{ primary: true, type: 'work', value: userName }],
+    name: { formatted: `Given${i} Family${i}`, familyName: `Family${i}`, givenName: `Given${i}` },
+    'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { employeeNumber: String(i), department: `Dept ${i % 20}` },
+    roles: [],
+  };
 }
 
 export function userNameOf(prefix: string, i: number): string {
@@ -68,7 +94,7 @@ function send(agent: http.Agent, base: URL, token: string, method: string, path:
   });
 }
 
-async function run(request: ScimLoadRequest): Promise<ScimLoadResult> {
+async function run(request: ScimLoadRequest, timingStarts: () => void): Promise<ScimLoadResult> {
   const base = new URL(request.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: request.concurrency });
   const latencies: number[] = [];
@@ -87,6 +113,15 @@ async function run(request: ScimLoadRequest): Promise<ScimLoadResult> {
     return res;
   };
 
+  if (request.phase === 'users' && request.warmup) {
+    const { token, prefix, n } = request.warmup;
+    let nextWarm = 0;
+    await Promise.all(
+      Array.from({ length: request.concurrency }, async () => {
+        while (nextWarm < n) await send(agent, base, token, 'POST', '/scim/v2/Users', entraUser(prefix, nextWarm++));
+      }),
+    );
+  }
   if (request.phase === 'lookups') {
     for (let i = 0; i < LOOKUP_WARMUP; i++) {
       await send(agent, base, request.token, 'GET', lookupPath(userNameOf(request.prefix, i % request.n)));
@@ -95,24 +130,14 @@ async function run(request: ScimLoadRequest): Promise<ScimLoadResult> {
   const total = request.phase === 'users' ? request.n : request.phase === 'groups' ? request.groups : request.lookups;
   const ids: string[] = request.phase === 'users' ? new Array<string>(request.n) : [];
   let next = 0;
+  timingStarts();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: request.concurrency }, async () => {
       while (next < total) {
         const i = next++;
         if (request.phase === 'users') {
-          const userName = userNameOf(request.prefix, i);
-          const res = await timed('POST', '/scim/v2/Users', 201, {
-            schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'],
-            externalId: `${request.prefix}user${i}`,
-            userName,
-            active: true,
-            displayName: `User ${i}`,
-            emails: [{ primary: true, type: 'work', value: userName }],
-            name: { formatted: `Given${i} Family${i}`, familyName: `Family${i}`, givenName: `Given${i}` },
-            'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { employeeNumber: String(i), department: `Dept ${i % 20}` },
-            roles: [],
-          });
+          const res = await timed('POST', '/scim/v2/Users', 201, entraUser(request.prefix, i));
           if (res.status === 201) ids[i] = (JSON.parse(res.body) as { id: string }).id;
         } else if (request.phase === 'groups') {
           const res = await timed('POST', '/scim/v2/Groups', 201, {
@@ -152,10 +177,16 @@ async function run(request: ScimLoadRequest): Promise<ScimLoadResult> {
   return { latencies, units, failures, elapsedMs, firstFailure, ...(request.phase === 'users' ? { ids } : {}) };
 }
 
+/** What the client tells the benchmark: when its timed phase starts (after any warm-up), then the result. */
+export type ScimLoadMessage = { kind: 'timing' } | ({ kind: 'result' } & ScimLoadResult);
+
 if (parentPort) {
-  run(workerData as ScimLoadRequest).then((result) => parentPort!.postMessage(result));
+  const post = (message: ScimLoadMessage) => parentPort!.postMessage(message);
+  run(workerData as ScimLoadRequest, () => post({ kind: 'timing' })).then((result) => post({ kind: 'result', ...result }));
 } else if (process.send) {
   process.once('message', (request: ScimLoadRequest) => {
-    void run(request).then((result) => process.send!(result, () => process.exit(0)));
+    void run(request, () => process.send!({ kind: 'timing' } satisfies ScimLoadMessage)).then((result) =>
+      process.send!({ kind: 'result', ...result } satisfies ScimLoadMessage, () => process.exit(0)),
+    );
   });
 }
