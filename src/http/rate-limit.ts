@@ -30,6 +30,7 @@ export class RateLimiter {
   private readonly partitionKeys = new Map<string, string>();
 
   constructor(private readonly options: RateLimitOptions) {
+    // The store reads only windowMs of the middleware's options.
     this.counts.init({ windowMs: options.windowMs } as Parameters<MemoryStore['init']>[0]);
     this.policyName = `${options.limit}-in-${windowName(options.windowMs)}`;
   }
