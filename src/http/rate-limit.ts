@@ -16,6 +16,8 @@ export interface RateLimitOptions {
 
 export interface RateLimitResult {
   exceeded: boolean;
+  /** Requests counted for the key in this window, this one included. */
+  hits: number;
   limit: number;
   remaining: number;
   /** Whole seconds until the window resets (at least 1 when exceeded, so Retry-After is never 0). */
@@ -42,6 +44,7 @@ export class RateLimiter {
     const untilReset = Math.max(0, Math.ceil(((resetTime?.getTime() ?? Date.now() + this.options.windowMs) - Date.now()) / 1000));
     return {
       exceeded,
+      hits: totalHits,
       limit: this.options.limit,
       remaining: Math.max(this.options.limit - totalHits, 0),
       resetSeconds: exceeded ? Math.max(1, untilReset) : untilReset,

@@ -7,8 +7,8 @@
  * (long young-generation pauses: the lookup p99). The gateway's request handler (./app) sends /scim/v2 and
  * /scim/oauth/token here and everything else to Express. Bodies are read with body-parser, as Express would.
  *
- * Per request, in order: bearer token -> connection and tenant (the token alone selects them), a rate limit per
- * token (429 with Retry-After), the content type (application/scim+json or application/json), a 1 MB body limit,
+ * Per request, in order: bearer token -> connection and tenant (the token alone selects them; failed attempts are
+ * limited per address, FAILED_AUTH_PER_MINUTE), a rate limit per token (429 with Retry-After), the content type (application/scim+json or application/json), a 1 MB body limit,
  * then the reconciler (src/provisioning/scim.ts). Every answer is application/scim+json; every failure uses the SCIM
  * error schema (toScimErrorBody). Every request is written to the provisioning log (method, path, status, duration,
  * outcome, token id; never the token or a body), in one write with the changes it made.
@@ -27,6 +27,13 @@ import type { NewEvent, RevocableSessionStore, ScimToken, Store } from '../store
 import { RateLimiter } from './rate-limit';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json';
+/**
+ * Failed authentications per minute from one address (the connecting socket's, whatever proxy headers say). Only
+ * failures count and a valid token is never refused by it, so a provisioning service sharing an address with a
+ * misconfigured one is unaffected. Beyond it: 429, and only the first refusal of the minute is logged, so requests
+ * without a valid token cannot grow the provisioning log without bound.
+ */
+export const FAILED_AUTH_PER_MINUTE = 100;
 export const SCIM_BODY_LIMIT = '1mb';
 const ACCEPTED_BODY_TYPES = [SCIM_CONTENT_TYPE, 'application/json'];
 
@@ -68,6 +75,8 @@ interface ScimExchange {
   events: NewEvent[];
   /** Parsed by body-parser (POST, PUT, PATCH). */
   body?: unknown;
+  /** Not written to the provisioning log (a failed authentication beyond FAILED_AUTH_PER_MINUTE, after the first). */
+  unlogged?: boolean;
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
@@ -140,6 +149,7 @@ export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
   const scimBase = `${options.baseUrl}/scim/v2`;
   const registries = new Map<string, ScimSchemaRegistry>();
   const rateLimiter = new RateLimiter({ windowMs: 60_000, limit: options.rateLimitPerMinute });
+  const failedAuthLimiter = new RateLimiter({ windowMs: 60_000, limit: FAILED_AUTH_PER_MINUTE });
   const parseJson = bodyParser.json({ limit: SCIM_BODY_LIMIT, type: ACCEPTED_BODY_TYPES, strict: false });
   const parseForm = bodyParser.urlencoded({ extended: false, limit: '16kb', parameterLimit: 10 });
 
@@ -207,7 +217,7 @@ export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
   const finish = async (exchange: ScimExchange, result: ScimResult): Promise<void> => {
     const { res } = exchange;
     const status = result.status;
-    const pending = result.logged ? exchange.events : [...exchange.events, requestEntry(exchange, status)];
+    const pending = exchange.unlogged ? [] : result.logged ? exchange.events : [...exchange.events, requestEntry(exchange, status)];
     const readOnly = (exchange.method === 'GET' || exchange.method === 'HEAD') && status < 400 && exchange.events.length === 0;
     if (!readOnly) await writeLog(pending);
     send(res, result);
@@ -296,6 +306,12 @@ export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
     if ('failure' in result) {
       const { failure, token } = result;
       exchange.authFailure = { reason: failure, ...(token && (failure === 'expired' || failure === 'revoked') ? { token } : {}) };
+      const failures = await failedAuthLimiter.hit(req.socket.remoteAddress ?? 'unknown');
+      if (failures.exceeded) {
+        exchange.unlogged = failures.hits !== failures.limit + 1;
+        res.setHeader('Retry-After', String(failures.resetSeconds));
+        throw new ScimError(429, 'tooMany', 'Too many failed authentications from this address; retry after the time in Retry-After.');
+      }
       throw new ScimError(401, undefined, failure === 'missing' ? 'A bearer token is required.' : 'The bearer token is not valid.');
     }
     exchange.auth = result;
@@ -349,15 +365,29 @@ export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
     client: OAuthClientRef | null,
     refused?: string,
   ): Promise<void> => {
-    const entry = scimRequestEvent(exchange.method, exchange.path, status, exchange.started, {
-      tenantId: client?.tenantId ?? null,
-      connectionId: client?.connectionId ?? null,
-      tokenId: null,
-      clientId: client?.clientId ?? null,
-      authFailure: refused,
-    });
-    await writeLog([entry]);
     const { res } = exchange;
+    // Every refused token request counts against the address's budget of failures, as failed bearer tokens do.
+    let logged = true;
+    if (status >= 400) {
+      const failures = await failedAuthLimiter.hit(exchange.req.socket.remoteAddress ?? 'unknown');
+      if (failures.exceeded) {
+        logged = failures.hits === failures.limit + 1;
+        status = 429;
+        body = { error: 'invalid_request', error_description: 'Too many failed requests from this address; retry after the time in Retry-After.' };
+        res.setHeader('Retry-After', String(failures.resetSeconds));
+      }
+    }
+    if (logged) {
+      await writeLog([
+        scimRequestEvent(exchange.method, exchange.path, status, exchange.started, {
+          tenantId: client?.tenantId ?? null,
+          connectionId: client?.connectionId ?? null,
+          tokenId: null,
+          clientId: client?.clientId ?? null,
+          authFailure: refused,
+        }),
+      ]);
+    }
     if (res.headersSent) return;
     const json = JSON.stringify(body);
     res.statusCode = status;

@@ -5,6 +5,7 @@
  */
 import request from 'supertest';
 import { hashToken } from '../../src/common/secrets';
+import { FAILED_AUTH_PER_MINUTE } from '../../src/http/scim';
 import { authHeader } from '../helpers/gateway';
 import { entraUser, GROUP_SCHEMA, PATCH_OP, SCIM_JSON, scimClient, setUpScim, USER_SCHEMA, type ScimSetup } from '../helpers/scim';
 
@@ -78,6 +79,20 @@ describe('authentication', () => {
     await scimClient({ gw: setup.gw, token: second.token }).get('/Users').expect(200);
     const refused = (await setup.gw.store.events.list({ connectionId: setup.connectionId, channel: 'scim', limit: 10 })).find((e) => e.details.status === 401);
     expect(refused).toMatchObject({ details: { authFailure: 'revoked', tokenId: firstId } });
+  });
+
+  it('failed authentications are limited per address: 429 beyond the limit, logged once; a valid token still works', async () => {
+    const wrong = () => request(setup.gw.app).get('/scim/v2/Users').set('Authorization', 'Bearer gh_scim_wrong-token');
+    for (let i = 0; i < FAILED_AUTH_PER_MINUTE; i++) expect((await wrong()).status).toBe(401);
+    const limited = await wrong();
+    expectScimError(limited, 429, 'tooMany');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i++) expectScimError(await wrong(), 429, 'tooMany');
+    // Only failures count: the connection's own token, from the same address, is not refused.
+    await scim.get('/Users').expect(200);
+    const refused = (await setup.gw.store.events.list({ channel: 'scim', limit: 1000 })).filter((e) => e.details.tokenId === null);
+    expect(refused.filter((e) => e.details.status === 401)).toHaveLength(FAILED_AUTH_PER_MINUTE);
+    expect(refused.filter((e) => e.details.status === 429)).toHaveLength(1);
   });
 
   it('a deleted connection takes its tokens with it', async () => {

@@ -12,6 +12,7 @@ import request from 'supertest';
 import { runCli } from '../../src/cli/program';
 import { createMailer, type Mailer } from '../../src/common/mailer';
 import { hashToken } from '../../src/common/secrets';
+import { FAILED_AUTH_PER_MINUTE } from '../../src/http/scim';
 import { checkTokenExpiry, thresholdReached } from '../../src/scim/token-alerts';
 import { openStore } from '../../src/store';
 import { authHeader } from '../helpers/gateway';
@@ -226,6 +227,24 @@ describe('OAuth 2.0 client credentials', () => {
     await api().delete(`/api/connections/${setup.connectionId}/scim-clients/${client.id}`).set(authHeader).expect(200);
     await viaOAuth.get('/Users').expect(401);
     await api().post('/scim/oauth/token').type('form').send({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret }).expect(401);
+  });
+
+  it('refused token requests share the per-address budget of failures: 429 beyond it, logged once, a valid grant still works', async () => {
+    const client = (await api().post(`/api/connections/${setup.connectionId}/scim-clients`).set(authHeader).expect(201)).body;
+    const grant = { grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret };
+    const wrong = () => api().post('/scim/oauth/token').type('form').send({ ...grant, client_secret: 'gh_cs_wrong' });
+    for (let i = 0; i < FAILED_AUTH_PER_MINUTE; i++) expect((await wrong()).status).toBe(401);
+    const limited = await wrong();
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ error: 'invalid_request' });
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    await wrong().expect(429);
+    await api().post('/scim/oauth/token').type('form').send(grant).expect(200);
+    const statuses = (await setup.gw.store.events.list({ channel: 'scim', limit: 1000 }))
+      .filter((e) => e.subject === 'POST /scim/oauth/token')
+      .map((e) => e.details.status);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(FAILED_AUTH_PER_MINUTE);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(1);
   });
 
   it('logs every token request in the provisioning log (client id, status, outcome), never the secret or the token', async () => {
