@@ -148,8 +148,8 @@ export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
   const { store, credentials, logger } = options;
   const scimBase = `${options.baseUrl}/scim/v2`;
   const registries = new Map<string, ScimSchemaRegistry>();
-  const rateLimiter = new RateLimiter({ windowMs: 60_000, limit: options.rateLimitPerMinute });
-  const failedAuthLimiter = new RateLimiter({ windowMs: 60_000, limit: FAILED_AUTH_PER_MINUTE });
+  const rateLimiter = new RateLimiter(options.rateLimitPerMinute);
+  const failedAuthLimiter = new RateLimiter(FAILED_AUTH_PER_MINUTE);
   const parseJson = bodyParser.json({ limit: SCIM_BODY_LIMIT, type: ACCEPTED_BODY_TYPES, strict: false });
   const parseForm = bodyParser.urlencoded({ extended: false, limit: '16kb', parameterLimit: 10 });
 
@@ -188,12 +188,11 @@ export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
     }
   };
 
-  /** Answers with the result: application/scim+json, never cached. */
-  const send = (res: ServerResponse, result: ScimResult): void => {
-    const status = result.status;
+  /** Answers with the result, never cached: application/scim+json, or `contentType` (the OAuth token endpoint). */
+  const send = (res: ServerResponse, result: ScimResult, contentType = SCIM_CONTENT_TYPE): void => {
     if (res.headersSent) return;
-    res.statusCode = status;
-    res.setHeader('Content-Type', `${SCIM_CONTENT_TYPE}; charset=utf-8`);
+    res.statusCode = result.status;
+    res.setHeader('Content-Type', `${contentType}; charset=utf-8`);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     // The only ETag is the resource version (W/"n"), never a body hash a client could mistake for a version.
@@ -223,7 +222,6 @@ export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
     send(res, result);
     if (readOnly) await writeLog(pending);
   };
-
 
   const fail = (exchange: ScimExchange, error: unknown): Promise<void> => {
     const body = toScimErrorBody(error);
@@ -306,10 +304,9 @@ export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
     if ('failure' in result) {
       const { failure, token } = result;
       exchange.authFailure = { reason: failure, ...(token && (failure === 'expired' || failure === 'revoked') ? { token } : {}) };
-      const failures = await failedAuthLimiter.hit(req.socket.remoteAddress ?? 'unknown');
+      const failures = await failedAuthLimiter.hit(req.socket.remoteAddress ?? 'unknown', res);
       if (failures.exceeded) {
-        exchange.unlogged = failures.hits !== failures.limit + 1;
-        res.setHeader('Retry-After', String(failures.resetSeconds));
+        exchange.unlogged = !failures.firstRefused;
         throw new ScimError(429, 'tooMany', 'Too many failed authentications from this address; retry after the time in Retry-After.');
       }
       throw new ScimError(401, undefined, failure === 'missing' ? 'A bearer token is required.' : 'The bearer token is not valid.');
@@ -319,10 +316,9 @@ export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
     // 2. Per credential: a long-lived token by its id; OAuth access tokens by their client, so minting new access
     // tokens does not reset the client's budget.
     const { token } = result;
-    const limited = await rateLimiter.hit(token.kind === 'access' && token.clientId ? `scim:client:${token.clientId}` : `scim:token:${token.id}`);
+    const limited = await rateLimiter.hit(token.kind === 'access' && token.clientId ? `scim:client:${token.clientId}` : `scim:token:${token.id}`, res);
     rateLimiter.writeHeaders(res, limited);
     if (limited.exceeded) {
-      res.setHeader('Retry-After', String(limited.resetSeconds));
       throw new ScimError(429, 'tooMany', 'Too many requests for this token; retry after the time in Retry-After.');
     }
 
@@ -369,12 +365,11 @@ export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
     // Every refused token request counts against the address's budget of failures, as failed bearer tokens do.
     let logged = true;
     if (status >= 400) {
-      const failures = await failedAuthLimiter.hit(exchange.req.socket.remoteAddress ?? 'unknown');
+      const failures = await failedAuthLimiter.hit(exchange.req.socket.remoteAddress ?? 'unknown', res);
       if (failures.exceeded) {
-        logged = failures.hits === failures.limit + 1;
+        logged = failures.firstRefused;
         status = 429;
         body = { error: 'invalid_request', error_description: 'Too many failed requests from this address; retry after the time in Retry-After.' };
-        res.setHeader('Retry-After', String(failures.resetSeconds));
       }
     }
     if (logged) {
@@ -388,15 +383,8 @@ export function scimEndpoint(options: ScimEndpointOptions): ScimEndpoint {
         }),
       ]);
     }
-    if (res.headersSent) return;
-    const json = JSON.stringify(body);
-    res.statusCode = status;
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    if (status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="gatehouse-scim"');
-    res.setHeader('Content-Length', Buffer.byteLength(json, 'utf8'));
-    res.end(json);
+    if (status === 401 && !res.headersSent) res.setHeader('WWW-Authenticate', 'Basic realm="gatehouse-scim"');
+    send(res, { status, body }, 'application/json');
   };
 
   const serveOAuth = async (exchange: ScimExchange): Promise<void> => {
