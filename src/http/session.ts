@@ -45,6 +45,17 @@ export type IdpLogoutStarter = (ended: { connectionId: string; subject: SamlSess
 
 export const SESSION_COOKIE = 'gatehouse.sid';
 
+/** Deletes the request's session from its store and clears the browser's cookie (sign-outs call req.logout first). */
+export function destroySession(req: Request, res: Response): Promise<void> {
+  return new Promise((resolve, reject) =>
+    req.session.destroy((error: unknown) => {
+      if (error) return reject(error);
+      res.clearCookie(SESSION_COOKIE, { path: '/' });
+      resolve();
+    }),
+  );
+}
+
 export interface SessionOptions {
   store: Store;
   secret: string;
@@ -198,24 +209,20 @@ export function sessionRouter(options: SessionRouterOptions = {}): Router {
       req.user && connectionId && samlSubject ? { connectionId, subject: samlSubject, returnTo: safeLocalPath(req.query.returnTo) } : null;
     req.logout({ keepSessionInfo: false }, (error) => {
       if (error) return next(error);
-      req.session.destroy((destroyError) => {
-        if (destroyError) return next(destroyError);
-        res.clearCookie(SESSION_COOKIE, { path: '/' });
+      destroySession(req, res).then(async () => {
         // The local session is gone before the IdP is involved: nothing that goes wrong there can keep it alive.
-        const idpLogout =
+        const idpLogoutUrl =
           ended && options.startIdpLogout
-            ? options.startIdpLogout(ended).catch((sloError: unknown) => {
+            ? await options.startIdpLogout(ended).catch((sloError: unknown) => {
                 req.log?.error({ err: sloError }, 'single logout at the IdP could not be started; signed out locally only');
                 return null;
               })
-            : Promise.resolve(null);
-        void idpLogout.then((idpLogoutUrl) => {
-          if (req.accepts(['json', 'html']) === 'json') {
-            if (idpLogoutUrl) res.set('Cache-Control', 'no-store').json({ loggedOut: true, idpLogoutUrl });
-            else res.status(204).end();
-          } else res.set('Cache-Control', 'no-store').redirect(303, idpLogoutUrl ?? '/me');
-        });
-      });
+            : null;
+        if (req.accepts(['json', 'html']) === 'json') {
+          if (idpLogoutUrl) res.set('Cache-Control', 'no-store').json({ loggedOut: true, idpLogoutUrl });
+          else res.status(204).end();
+        } else res.set('Cache-Control', 'no-store').redirect(303, idpLogoutUrl ?? '/me');
+      }, next);
     });
   });
   return r;

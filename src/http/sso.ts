@@ -17,7 +17,7 @@ import type { SamlService } from '../saml/service';
 import type { AcceptedLogoutRequest, AcceptedLogoutResponse, SamlSessionSubject } from '../saml/types';
 import type { RevocableSessionStore, Store } from '../store/ports';
 import { referenceCode, sendError } from './errors';
-import { SESSION_COOKIE, type IdpLogoutStarter, type SessionPrincipal } from './session';
+import { destroySession, type IdpLogoutStarter, type SessionPrincipal } from './session';
 import { logoutRefusalCopy } from './web/refusal-copy';
 import { claimTestSignIn, recordTestSignIn, testSignInReturnTo } from './web/test-sign-in';
 
@@ -215,8 +215,7 @@ async function answerLogoutRequest(
     // An HTTP-Redirect request is a top-level GET, so the browser's own (Lax) session cookie came with it: if it is one
     // of the sessions just ended, drop it from this request too, so that finishing the response cannot write it back.
     if (req.user?.user.id === user.id && req.session.connectionId === connection.id) {
-      await new Promise<void>((resolve, reject) => req.session.destroy((error: unknown) => (error ? reject(error) : resolve())));
-      res.clearCookie(SESSION_COOKIE, { path: '/' });
+      await destroySession(req, res);
     }
   }
   await appendLogoutEvent(req, store, connection, user ? 'success' : 'info', user ? 'idp_logout' : 'unknown_principal', user?.username ?? message.nameId, {

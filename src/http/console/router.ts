@@ -6,7 +6,7 @@ import express, { Router, type ErrorRequestHandler, type Request, type Response 
 import { BOOTSTRAP_PATH, bootstrapTokenUsable, consumeBootstrapToken } from '../../admin/bootstrap';
 import { safeLocalPath } from '../../common/local-path';
 import { toHttpError } from '../errors';
-import { SESSION_COOKIE } from '../session';
+import { destroySession } from '../session';
 import { ssoLoginHref } from '../web/login';
 import { connectionPages } from './connections';
 import { consoleAdminOf, consoleCsrf, formField, requireConsoleAdmin, takeFlash, wantsJson, type ConsoleOptions } from './context';
@@ -52,11 +52,7 @@ export function consoleRouter(options: ConsoleOptions): Router {
   r.post('/sign-out', (req: Request, res: Response, next) => {
     req.logout({ keepSessionInfo: false }, (error) => {
       if (error) return next(error);
-      req.session.destroy((destroyError) => {
-        if (destroyError) return next(destroyError);
-        res.clearCookie(SESSION_COOKIE, { path: '/' });
-        res.redirect(303, '/admin/sign-in?signedOut=1');
-      });
+      destroySession(req, res).then(() => res.redirect(303, '/admin/sign-in?signedOut=1'), next);
     });
   });
 
