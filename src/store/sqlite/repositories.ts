@@ -561,7 +561,6 @@ export class SqliteEventRepository implements EventRepository {
   private readonly insert: Database.Statement<[Params], EventRow>;
   private readonly deleteBefore: Database.Statement<[number]>;
   private readonly lists: StatementCache<EventRow>;
-  private readonly insertAll: (events: NewEvent[]) => void;
   private readonly insertOnly: Database.Statement<[Params]>;
 
   constructor(private readonly db: Database.Database) {
@@ -574,9 +573,6 @@ export class SqliteEventRepository implements EventRepository {
     this.insertOnly = db.prepare(`
       INSERT INTO events (id, tenant_id, connection_id, channel, type, outcome, subject, reason, details, at)
       VALUES (@id, @tenantId, @connectionId, @channel, @type, @outcome, @subject, @reason, @details, @at)`);
-    this.insertAll = db.transaction((events: NewEvent[]) => {
-      for (const event of events) this.insertOnly.run(eventParams(event));
-    });
   }
 
   async append(event: NewEvent): Promise<ProvisioningEvent> {
@@ -589,8 +585,8 @@ export class SqliteEventRepository implements EventRepository {
   }
 
   async appendMany(events: NewEvent[]): Promise<void> {
-    // Group-committed with the other writes of this turn of the event loop (./batcher).
-    if (events.length > 0) await batcherFor(this.db).run(() => this.insertAll(events));
+    // Group-committed with the other writes of this turn of the event loop (./batcher), which makes them atomic.
+    if (events.length > 0) await batcherFor(this.db).run(() => this.insertInTransaction(events));
   }
 
   async list(query: EventQuery): Promise<ProvisioningEvent[]> {

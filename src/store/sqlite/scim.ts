@@ -243,11 +243,7 @@ export class SqliteScimUserRepository implements ScimUserRepository {
   }
 
   async create(connectionId: string, input: NewUser, state: ScimUserState): Promise<ScimUserRecord> {
-    // Group-committed with the other writes of this turn (see ./batcher).
-    const row = await batcherFor(this.db).run(() =>
-      translateConstraints(() => this.createTx(input, connectionId, state), `The username "${input.username}" is already taken in this tenant.`, 'username_taken'),
-    );
-    return toUserRecord(row);
+    return this.createWithLog(connectionId, input, state, () => []);
   }
 
   async createWithLog(connectionId: string, input: NewUser, state: ScimUserState, log: (record: ScimUserRecord) => NewEvent[]): Promise<ScimUserRecord> {
