@@ -586,28 +586,23 @@ export class SqliteScimTokenRepository implements ScimTokenRepository {
       VALUES (@id, @connectionId, @tenantId, @kind, @hash, @prefix, @clientId, @now, @expiresAt) RETURNING *`);
     this.byHash = db.prepare('SELECT * FROM scim_tokens WHERE hash = ?');
     // One read instead of three for every SCIM request. The tenant joins only through the token's own tenant.
-    this.byHashWithContext = db.prepare(`
-      SELECT t.*,
-             c.id AS c_id, c.tenant_id AS c_tenant_id, c.slug AS c_slug, c.name AS c_name, c.sp_entity_id AS c_sp_entity_id,
-             c.idp AS c_idp, c.settings AS c_settings, c.version AS c_version, c.created_at AS c_created_at,
-             c.updated_at AS c_updated_at,
+    // One join for both reads, so the rule that the tenant is the connection's *and* the token's lives once.
+    const tokenWithContext = (connectionColumns: string) => `
+      SELECT t.*, ${connectionColumns},
              n.id AS n_id, n.slug AS n_slug, n.name AS n_name, n.domains AS n_domains, n.created_at AS n_created_at,
              n.updated_at AS n_updated_at
       FROM scim_tokens t
       LEFT JOIN connections c ON c.id = t.connection_id
       LEFT JOIN tenants n ON n.id = c.tenant_id AND n.id = t.tenant_id
-      WHERE t.hash = ?`);
+      WHERE t.hash = ?`;
+    this.byHashWithContext = db.prepare(
+      tokenWithContext(`c.id AS c_id, c.tenant_id AS c_tenant_id, c.slug AS c_slug, c.name AS c_name, c.sp_entity_id AS c_sp_entity_id,
+             c.idp AS c_idp, c.settings AS c_settings, c.version AS c_version, c.created_at AS c_created_at,
+             c.updated_at AS c_updated_at`),
+    );
     // The same read without the connection's documents (the IdP metadata with its certificates, the settings): its
     // version says whether the parsed connection in this.connections is current.
-    this.byHashWithStamp = db.prepare(`
-      SELECT t.*,
-             c.id AS c_id, c.version AS c_version, c.updated_at AS c_updated_at,
-             n.id AS n_id, n.slug AS n_slug, n.name AS n_name, n.domains AS n_domains, n.created_at AS n_created_at,
-             n.updated_at AS n_updated_at
-      FROM scim_tokens t
-      LEFT JOIN connections c ON c.id = t.connection_id
-      LEFT JOIN tenants n ON n.id = c.tenant_id AND n.id = t.tenant_id
-      WHERE t.hash = ?`);
+    this.byHashWithStamp = db.prepare(tokenWithContext('c.id AS c_id, c.version AS c_version, c.updated_at AS c_updated_at'));
     this.byId = db.prepare('SELECT * FROM scim_tokens WHERE id = ?');
     this.byConnection = db.prepare("SELECT * FROM scim_tokens WHERE connection_id = ? AND kind = 'token' ORDER BY created_at DESC, id");
     this.touchStatement = db.prepare('UPDATE scim_tokens SET last_used_at = ? WHERE id = ?');
