@@ -93,17 +93,9 @@ export async function resolveIdentity(
     return { action: 'refuse', reason: 'domain_not_owned', username };
   }
 
-  if (identity.immutableId) {
-    const link = await store.identityLinks.findBySubject(connection.id, identity.immutableId);
-    if (link) {
-      const user = await store.users.findById(link.userId);
-      // A link always points into the connection's own tenant; the check keeps that true even if data is damaged.
-      if (user && user.tenantId === tenant.id) {
-        return user.active
-          ? { action: 'use', user, via: 'linked', username, usernameKey }
-          : { action: 'refuse', reason: 'user_disabled', username };
-      }
-    }
+  const linked = identity.immutableId ? await linkedUser(store, { tenant, connection }, identity.immutableId) : null;
+  if (linked) {
+    return linked.active ? { action: 'use', user: linked, via: 'linked', username, usernameKey } : { action: 'refuse', reason: 'user_disabled', username };
   }
 
   const byKey = await store.users.findByKey(tenant.id, usernameKey);
@@ -130,13 +122,15 @@ export async function findAccountByNameId(
 ): Promise<User | null> {
   const subject = nameId.trim();
   if (subject === '') return null;
+  return (await linkedUser(store, { tenant, connection }, subject)) ?? store.users.findByKey(tenant.id, normaliseKey(subject));
+}
+
+/** The account the connection linked to this IdP subject, if any. */
+async function linkedUser(store: Pick<Store, 'users' | 'identityLinks'>, { tenant, connection }: IdentityContext, subject: string): Promise<User | null> {
   const link = await store.identityLinks.findBySubject(connection.id, subject);
-  if (link) {
-    const user = await store.users.findById(link.userId);
-    // A link always points into the connection's own tenant; the check keeps that true even if data is damaged.
-    if (user && user.tenantId === tenant.id) return user;
-  }
-  return store.users.findByKey(tenant.id, normaliseKey(subject));
+  const user = link ? await store.users.findById(link.userId) : null;
+  // A link always points into the connection's own tenant; the check keeps that true even if data is damaged.
+  return user && user.tenantId === tenant.id ? user : null;
 }
 
 export interface ProvisionResult {
