@@ -78,24 +78,19 @@ export interface LoginRedirect {
   requestId: string;
 }
 
-/** What is remembered about an AuthnRequest until its response arrives (design 4.9: in the store, not the cookie). */
-interface LoginState {
+/**
+ * What is remembered about one of our requests (an AuthnRequest or a LogoutRequest) until the IdP answers it
+ * (design 4.9: in the store, not the cookie).
+ */
+interface RequestState {
   connectionId: string;
   returnTo: string | null;
 }
 
-function loginStateKey(connectionId: string, requestId: string): string {
-  return `saml:login:${connectionId}:${requestId}`;
-}
+type RequestKind = 'login' | 'logout';
 
-/** What is remembered about one of our LogoutRequests until the IdP answers it (same request cache as logins). */
-interface LogoutState {
-  connectionId: string;
-  returnTo: string | null;
-}
-
-function logoutStateKey(connectionId: string, requestId: string): string {
-  return `saml:logout:${connectionId}:${requestId}`;
+function requestStateKey(kind: RequestKind, connectionId: string, requestId: string): string {
+  return `saml:${kind}:${connectionId}:${requestId}`;
 }
 
 /** Which node-saml instance of a connection's single logout: checking messages, or sending requests / responses. */
@@ -141,9 +136,9 @@ export class SamlService {
     }
     const url = await this.samlFor(connection).getAuthorizeUrlAsync('', undefined, {});
     const requestId = await requestIdOf(url);
-    const state: LoginState = { connectionId: connection.id, returnTo: safeLocalPath(options.returnTo) };
+    const state: RequestState = { connectionId: connection.id, returnTo: safeLocalPath(options.returnTo) };
     await this.options.requestCache.put(
-      loginStateKey(connection.id, requestId),
+      requestStateKey('login', connection.id, requestId),
       JSON.stringify(state),
       new Date(Date.now() + this.requestTtlMs),
     );
@@ -211,7 +206,9 @@ export class SamlService {
     if (!claimed) throw new SamlRefusal('replayed');
 
     const returnTo =
-      inResponseTo === null ? safeLocalPath(relayStateOf(body)) : await this.consumeLoginState(connection, inResponseTo);
+      inResponseTo === null
+        ? safeLocalPath(relayStateOf(body))
+        : await this.consumeRequestState('login', connection, inResponseTo, 'the sign-in request was already answered or has expired');
 
     return {
       issuer,
@@ -252,9 +249,9 @@ export class SamlService {
     } satisfies Profile;
     const url = await this.logoutSamlFor(connection, 'request').getLogoutUrlAsync(user, '', {});
     const requestId = await requestIdOf(url);
-    const state: LogoutState = { connectionId: connection.id, returnTo: safeLocalPath(options.returnTo) };
+    const state: RequestState = { connectionId: connection.id, returnTo: safeLocalPath(options.returnTo) };
     await fromStore(
-      this.options.requestCache.put(logoutStateKey(connection.id, requestId), JSON.stringify(state), new Date(Date.now() + this.requestTtlMs)),
+      this.options.requestCache.put(requestStateKey('logout', connection.id, requestId), JSON.stringify(state), new Date(Date.now() + this.requestTtlMs)),
     );
     return { url: signedRedirectUrl(url, this.options.spPrivateKeyPem), requestId };
   }
@@ -328,12 +325,12 @@ export class SamlService {
     // InResponseTo was read from the root element whose signature node-saml just verified (the whole deflated
     // message for HTTP-Redirect, the enveloped root signature for HTTP-POST).
     const inResponseTo = preflight.inResponseTo!;
-    const state = await this.consumeLogoutState(connection, inResponseTo);
+    const returnTo = await this.consumeRequestState('logout', connection, inResponseTo, 'the LogoutRequest was already answered, has expired, or was never sent');
     return {
       kind: 'response',
       binding: transport.binding,
       inResponseTo,
-      returnTo: state.returnTo ?? safeLocalPath(transport.relayState),
+      returnTo: returnTo ?? safeLocalPath(transport.relayState),
     };
   }
 
@@ -366,37 +363,24 @@ export class SamlService {
     });
   }
 
-  /** Takes (atomically: one winner among concurrent POSTs) the login state saved with the AuthnRequest. */
-  private async consumeLoginState(connection: Connection, requestId: string): Promise<string | null> {
-    const stored = await fromStore(this.options.requestCache.take(loginStateKey(connection.id, requestId)));
-    if (stored === null) throw new SamlRefusal('unknown_in_response_to', 'the sign-in request was already answered or has expired');
+  /**
+   * Takes (atomically: one winner among concurrent answers) the state saved with our request: the InResponseTo check
+   * of a login or a logout. Returns where to go afterwards.
+   */
+  private async consumeRequestState(kind: RequestKind, connection: Connection, requestId: string, missingDetail: string): Promise<string | null> {
+    const stored = await fromStore(this.options.requestCache.take(requestStateKey(kind, connection.id, requestId)));
+    if (stored === null) throw new SamlRefusal('unknown_in_response_to', missingDetail);
     // node-saml's entry for the request (saved by the redirect's cache provider) is no longer needed: the take above
     // is the check node-saml's lookup of it used to be.
     await fromStore(this.options.requestCache.delete(inFlightRequestKey(connection.id, requestId)));
-    let state: Partial<LoginState>;
+    let state: Partial<RequestState>;
     try {
-      state = JSON.parse(stored) as Partial<LoginState>;
+      state = JSON.parse(stored) as Partial<RequestState>;
     } catch {
-      throw new SamlRefusal('unknown_in_response_to', 'unreadable login state');
+      throw new SamlRefusal('unknown_in_response_to', `unreadable ${kind} state`);
     }
     if (state.connectionId !== connection.id) throw new SamlRefusal('unknown_in_response_to', 'request of another connection');
     return safeLocalPath(state.returnTo);
-  }
-
-  /** Takes (atomically) the state saved with our LogoutRequest: its InResponseTo check. */
-  private async consumeLogoutState(connection: Connection, requestId: string): Promise<LogoutState> {
-    const stored = await fromStore(this.options.requestCache.take(logoutStateKey(connection.id, requestId)));
-    if (stored === null) throw new SamlRefusal('unknown_in_response_to', 'the LogoutRequest was already answered, has expired, or was never sent');
-    // node-saml's cache-provider entry for the request id is no longer needed (the take above is the check).
-    await fromStore(this.options.requestCache.delete(inFlightRequestKey(connection.id, requestId)));
-    let state: Partial<LogoutState>;
-    try {
-      state = JSON.parse(stored) as Partial<LogoutState>;
-    } catch {
-      throw new SamlRefusal('unknown_in_response_to', 'unreadable logout state');
-    }
-    if (state.connectionId !== connection.id) throw new SamlRefusal('unknown_in_response_to', 'request of another connection');
-    return { connectionId: connection.id, returnTo: safeLocalPath(state.returnTo) };
   }
 
   /** Stage 2 on the pool or inline; returns the validated data or throws the refusal. */
@@ -454,7 +438,7 @@ export class SamlService {
       logoutUrl: target,
       idpIssuer: idp.entityId,
       acceptedClockSkewMs: this.clockSkewMs,
-      // The InResponseTo of a LogoutResponse is checked by the atomic take of the logout state (consumeLogoutState).
+      // The InResponseTo of a LogoutResponse is checked by the atomic take of the logout state (consumeRequestState).
       validateInResponseTo: ValidateInResponseTo.never,
       wantAuthnResponseSigned: true,
     };
