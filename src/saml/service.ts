@@ -93,8 +93,11 @@ function requestStateKey(kind: RequestKind, connectionId: string, requestId: str
   return `saml:${kind}:${connectionId}:${requestId}`;
 }
 
-/** Which node-saml instance of a connection's single logout: checking messages, or sending requests / responses. */
-type LogoutPurpose = 'validate' | 'request' | 'response';
+/**
+ * Which node-saml instance of a connection's single logout: the one that sends our LogoutRequests also checks the
+ * IdP's messages (same configuration); LogoutResponses may go to their own URL.
+ */
+type LogoutPurpose = 'request' | 'response';
 
 function clamp(value: number, min: number, max: number): number {
   return Math.min(Math.max(value, min), max);
@@ -276,7 +279,7 @@ export class SamlService {
       nowMs,
     });
 
-    const saml = this.logoutSamlFor(connection, 'validate');
+    const saml = this.logoutSamlFor(connection, 'request');
     const field = transport.kind === 'request' ? 'SAMLRequest' : 'SAMLResponse';
     let result: { profile: Profile | null; loggedOut: boolean };
     try {
