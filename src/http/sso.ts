@@ -168,7 +168,7 @@ export function ssoRouter(options: SsoRouterOptions): Router {
   const singleLogout = async (req: Request, res: Response): Promise<void> => {
     const reference = referenceCode();
     const slug = String(req.params.connection);
-    let resolved: ResolvedConnection;
+    let resolved: ResolvedConnection | undefined;
     let message: AcceptedLogoutRequest | AcceptedLogoutResponse;
     try {
       resolved = await resolveConnection(store, slug);
@@ -178,7 +178,7 @@ export function ssoRouter(options: SsoRouterOptions): Router {
       if (!(error instanceof SamlRefusal)) throw error;
       // Nothing was ended. The log names the reason and the connection; never the message.
       req.log?.warn({ connection: slug, reason: error.reason, detail: error.detail, reference }, 'single logout refused');
-      if (error.reason !== 'unknown_connection') await recordLogoutRefusal(store, slug, error.reason, reference);
+      if (resolved) await appendLogoutEvent(req, store, resolved.connection, 'refused', error.reason, null, { reference });
       sendError(req, res, { status: error.status, code: error.reason, message: error.message }, reference, { copy: logoutRefusalCopy(error.reason) });
       return;
     }
@@ -262,15 +262,6 @@ async function appendLogoutEvent(
     // The sessions are already ended; a log entry that could not be written does not undo that or stop the answer.
     req.log?.error({ err: error, connection: connection.slug }, 'could not write the single logout to the provisioning log');
   }
-}
-
-/** A refused logout message in the provisioning log (type `logout`), with the reference shown on the error page. */
-async function recordLogoutRefusal(store: Store, slug: string, reason: string, reference: string): Promise<void> {
-  const connection = await store.connections.findBySlug(slug.toLowerCase()).catch(() => null);
-  if (!connection) return;
-  await store.events
-    .append({ tenantId: connection.tenantId, connectionId: connection.id, channel: 'saml', type: 'logout', outcome: 'refused', subject: null, reason, details: { reference }, at: new Date() })
-    .catch(() => undefined);
 }
 
 /** The query string exactly as received (the HTTP-Redirect binding's signature covers its raw tokens). */
