@@ -49,9 +49,6 @@ interface SignInFailure {
 
 interface SignInSuccess {
   returnTo: string | null;
-  connectionId: string;
-  /** Kept in the session for single logout. */
-  samlSubject: SamlSessionSubject;
   /** A test sign-in: the result was recorded for the admin; no session is started. */
   isTest: boolean;
 }
@@ -85,11 +82,10 @@ export function samlStrategy(store: Store, saml: SamlService): passport.Strategy
         }
         const samlSubject: SamlSessionSubject = { nameId: assertion.nameId, nameIdFormat: assertion.nameIdFormat, sessionIndex: assertion.sessionIndex };
         const principal: SessionPrincipal = { user: result.user, tenant, groups: result.groups, signIn: { connectionId: connection.id, samlSubject } };
-        return { principal, returnTo: assertion.returnTo, connection, samlSubject };
+        return { principal, returnTo: assertion.returnTo };
       };
       run().then(
-        ({ principal, returnTo, connection, samlSubject }) =>
-          this.success(principal, { returnTo, connectionId: connection.id, samlSubject, isTest: testId !== null } satisfies SignInSuccess),
+        ({ principal, returnTo }) => this.success(principal, { returnTo, isTest: testId !== null } satisfies SignInSuccess),
         (error: unknown) => {
           if (error instanceof SamlRefusal || error instanceof ProvisioningRefusal) {
             const failure: SignInFailure = { refusal: error, reference, testResultPath: testId ? testSignInReturnTo(testId) : null };
@@ -223,7 +219,7 @@ async function answerLogoutRequest(
     sessionsEnded,
   });
 
-  const url = await saml.createLogoutResponseRedirect(connection, message, true);
+  const url = await saml.createLogoutResponseRedirect(connection, message);
   if (url) {
     res.redirect(303, url);
     return;

@@ -339,10 +339,10 @@ export class SamlService {
 
   /**
    * The signed LogoutResponse (HTTP-Redirect) answering a validated LogoutRequest: to the IdP's SingleLogoutService
-   * ResponseLocation (else its Location), with the IdP's RelayState. `success` false answers
-   * Requester / UnknownPrincipal. Null when the IdP has no usable SLO URL.
+   * ResponseLocation (else its Location), with the IdP's RelayState. Always Success: an unknown NameID has no session
+   * here, which is what the IdP asked for. Null when the IdP has no usable SLO URL.
    */
-  async createLogoutResponseRedirect(connection: Connection, request: AcceptedLogoutRequest, success: boolean): Promise<string | null> {
+  async createLogoutResponseRedirect(connection: Connection, request: AcceptedLogoutRequest): Promise<string | null> {
     if (!this.idpLogoutUrl(connection)) return null;
     const answered = {
       ID: request.id,
@@ -350,7 +350,7 @@ export class SamlService {
       nameID: request.nameId,
       nameIDFormat: request.nameIdFormat as string,
     } satisfies Profile;
-    const url = await this.logoutSamlFor(connection, 'response').getLogoutResponseUrlAsync(answered, echoableRelayState(request.relayState) ?? '', {}, success);
+    const url = await this.logoutSamlFor(connection, 'response').getLogoutResponseUrlAsync(answered, echoableRelayState(request.relayState) ?? '', {}, true);
     return signedRedirectUrl(url, this.options.spPrivateKeyPem);
   }
 
