@@ -169,6 +169,15 @@ export function parseInstant(value: string, what: string): number {
 }
 
 /**
+ * The message-age rule for an IssueInstant (an assertion's, a logout message's): refused once older than `maxAgeMs`,
+ * or when issued in the future, each beyond the allowed clock skew.
+ */
+export function checkIssueInstant(issueInstantMs: number, window: { nowMs: number; clockSkewMs: number; maxAgeMs: number }, what: string): void {
+  if (window.nowMs - window.clockSkewMs >= issueInstantMs + window.maxAgeMs) throw new SamlRefusal('expired', `${what} too old`);
+  if (window.nowMs + window.clockSkewMs < issueInstantMs) throw new SamlRefusal('not_yet_valid', `${what} issued in the future`);
+}
+
+/**
  * Checks the parsed Response (design.md 4.1, 4.2, 4.3, 4.5 and signature presence), in the order the refusal codes
  * are documented. Returns what later stages cross-check.
  */

@@ -24,7 +24,7 @@ import type { Logger } from '../common/log';
 import { safeLocalPath } from '../common/local-path';
 import type { Connection } from '../provisioning/types';
 import type { ExpiringMap, OnceCache } from '../store/ports';
-import { checkResponseDocument, decodeStrictBase64, parseResponseDocument, samlResponseField } from './acs-checks';
+import { checkIssueInstant, checkResponseDocument, decodeStrictBase64, parseResponseDocument, samlResponseField } from './acs-checks';
 import { inFlightRequestKey, StoreCacheProvider } from './cache-provider';
 import { checkLogoutDocument, decodeLogoutTransport, echoableRelayState, type LogoutInput } from './logout-checks';
 import { CacheProviderError, refusalFromNodeSamlError } from './node-saml-errors';
@@ -183,10 +183,7 @@ export class SamlService {
     if (nameId === null) throw new SamlRefusal('missing_subject', 'no NameID');
     // node-saml applies maxAssertionAgeMs only through Conditions or the InResponseTo path; apply it always.
     if (facts.issueInstantMs === null) throw new SamlRefusal('malformed_response', 'assertion IssueInstant missing or invalid');
-    if (nowMs - this.clockSkewMs >= facts.issueInstantMs + this.maxAssertionAgeMs) {
-      throw new SamlRefusal('expired', 'assertion too old');
-    }
-    if (nowMs + this.clockSkewMs < facts.issueInstantMs) throw new SamlRefusal('not_yet_valid', 'assertion issued in the future');
+    checkIssueInstant(facts.issueInstantMs, { nowMs, clockSkewMs: this.clockSkewMs, maxAgeMs: this.maxAssertionAgeMs }, 'assertion');
 
     // Which request this answers: what the signed assertion says, else the Response attribute (which node-saml read;
     // when only the assertion is signed it is unsigned, but it is only ever used to take state that we issued).
