@@ -174,7 +174,6 @@ export function definedOnly<T extends object>(patch: T): Partial<T> {
   return result;
 }
 
-
 export function pageWindow(page: PageRequest): { skip: number; limit: number } {
   return { skip: Math.max(0, Math.trunc(page.offset)), limit: Math.max(0, Math.trunc(page.limit)) };
 }

@@ -214,7 +214,6 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-
 export interface AppliedMigration {
   version: number;
   name: string;

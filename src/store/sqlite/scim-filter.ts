@@ -85,7 +85,7 @@ function compareScalar(expr: string, type: ScalarKind, folded: boolean, node: Co
 function compareByOwner(columns: ByOwner, target: { type: ScalarKind; folded: boolean }, node: CompareNode<string>, ctx: Context): string {
   if (node.op === 'ne') return `NOT ${compareByOwner(columns, target, { ...node, op: 'eq' }, ctx)}`;
   if (node.op === 'eq' && target.type === 'string' && typeof node.value === 'string') {
-    const value = target.folded && !node.normalisedKey ? foldCase(node.value)! : node.value;
+    const value = target.folded && !node.normalisedKey ? foldCase(node.value) : node.value;
     ctx.params.push(ctx.scope.tenantId, value, ctx.scope.tenantId, value);
     return (
       `u.id IN (SELECT x.id FROM users x WHERE x.tenant_id = ? AND x.${columns.unowned} = ? AND x.scim_connection_id IS NULL` +
