@@ -113,14 +113,21 @@ async function run(request: ScimLoadRequest, timingStarts: () => void): Promise<
     return res;
   };
 
-  if (request.phase === 'users' && request.warmup) {
-    const { token, prefix, n } = request.warmup;
-    let nextWarm = 0;
-    await Promise.all(
+  /** Runs each(0..count-1) on `concurrency` request loops. */
+  const pool = (count: number, each: (i: number) => Promise<void>): Promise<unknown> => {
+    let next = 0;
+    return Promise.all(
       Array.from({ length: request.concurrency }, async () => {
-        while (nextWarm < n) await send(agent, base, token, 'POST', '/scim/v2/Users', entraUser(prefix, nextWarm++));
+        while (next < count) await each(next++);
       }),
     );
+  };
+
+  if (request.phase === 'users' && request.warmup) {
+    const { token, prefix, n } = request.warmup;
+    await pool(n, async (i) => {
+      await send(agent, base, token, 'POST', '/scim/v2/Users', entraUser(prefix, i));
+    });
   }
   if (request.phase === 'lookups') {
     for (let i = 0; i < LOOKUP_WARMUP; i++) {
@@ -129,49 +136,43 @@ async function run(request: ScimLoadRequest, timingStarts: () => void): Promise<
   }
   const total = request.phase === 'users' ? request.n : request.phase === 'groups' ? request.groups : request.lookups;
   const ids: string[] = request.phase === 'users' ? new Array<string>(request.n) : [];
-  let next = 0;
   timingStarts();
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: request.concurrency }, async () => {
-      while (next < total) {
-        const i = next++;
-        if (request.phase === 'users') {
-          const res = await timed('POST', '/scim/v2/Users', 201, entraUser(request.prefix, i));
-          if (res.status === 201) ids[i] = (JSON.parse(res.body) as { id: string }).id;
-        } else if (request.phase === 'groups') {
-          const res = await timed('POST', '/scim/v2/Groups', 201, {
-            schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
-            externalId: `${request.prefix}${i.toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`,
-            displayName: `Group ${i}`,
-          });
-          if (res.status !== 201) continue;
-          const id = (JSON.parse(res.body) as { id: string }).id;
-          const n = request.userIds.length;
-          // Each user lands in two groups: a block of its own, and one half the directory away.
-          const half = request.membersPerGroup / 2;
-          const members = [
-            ...Array.from({ length: half }, (_, k) => request.userIds[(i * half + k) % n]!),
-            ...Array.from({ length: half }, (_, k) => request.userIds[(i * half + k + Math.floor(n / 2)) % n]!),
-          ];
-          for (let from = 0; from < members.length; from += request.batch) {
-            await timed('PATCH', `/scim/v2/Groups/${id}`, 204, {
-              schemas: [PATCH_OP],
-              Operations: [{ op: 'Add', path: 'members', value: members.slice(from, from + request.batch).map((value) => ({ value })) }],
-            });
-          }
-        } else {
-          const userName = userNameOf(request.prefix, Math.floor(Math.random() * request.n));
-          const res = await timed('GET', lookupPath(userName), 200);
-          if (res.status === 200 && (JSON.parse(res.body) as { totalResults: number }).totalResults !== 1) {
-            failures += 1;
-            firstFailure ??= `lookup of ${userName} found ${res.body.slice(0, 200)}`;
-          }
-        }
-        units += 1;
+  await pool(total, async (i) => {
+    if (request.phase === 'users') {
+      const res = await timed('POST', '/scim/v2/Users', 201, entraUser(request.prefix, i));
+      if (res.status === 201) ids[i] = (JSON.parse(res.body) as { id: string }).id;
+    } else if (request.phase === 'groups') {
+      const res = await timed('POST', '/scim/v2/Groups', 201, {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+        externalId: `${request.prefix}${i.toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`,
+        displayName: `Group ${i}`,
+      });
+      if (res.status !== 201) return;
+      const id = (JSON.parse(res.body) as { id: string }).id;
+      const n = request.userIds.length;
+      // Each user lands in two groups: a block of its own, and one half the directory away.
+      const half = request.membersPerGroup / 2;
+      const members = [
+        ...Array.from({ length: half }, (_, k) => request.userIds[(i * half + k) % n]!),
+        ...Array.from({ length: half }, (_, k) => request.userIds[(i * half + k + Math.floor(n / 2)) % n]!),
+      ];
+      for (let from = 0; from < members.length; from += request.batch) {
+        await timed('PATCH', `/scim/v2/Groups/${id}`, 204, {
+          schemas: [PATCH_OP],
+          Operations: [{ op: 'Add', path: 'members', value: members.slice(from, from + request.batch).map((value) => ({ value })) }],
+        });
       }
-    }),
-  );
+    } else {
+      const userName = userNameOf(request.prefix, Math.floor(Math.random() * request.n));
+      const res = await timed('GET', lookupPath(userName), 200);
+      if (res.status === 200 && (JSON.parse(res.body) as { totalResults: number }).totalResults !== 1) {
+        failures += 1;
+        firstFailure ??= `lookup of ${userName} found ${res.body.slice(0, 200)}`;
+      }
+    }
+    units += 1;
+  });
   const elapsedMs = performance.now() - started;
   agent.destroy();
   return { latencies, units, failures, elapsedMs, firstFailure, ...(request.phase === 'users' ? { ids } : {}) };

@@ -39,7 +39,7 @@ interface Options {
 
 function parseSizes(text: string, from: string): number[] {
   const sizes = text.split(',').map((s) => Number(s.trim()));
-  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 20)) throw new Error(`${from} takes whole numbers >= 20, e.g. 1000,10000`);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 20)) throw new Error(`${from} takes whole numbers >= 20, e.g. 1000,10000`);
   return sizes;
 }
 
