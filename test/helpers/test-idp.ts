@@ -783,6 +783,16 @@ export function randomRequestId(): string {
   return `_${randomBytes(20).toString('hex')}`;
 }
 
+/** The AuthnRequest XML in an HTTP-Redirect Location (SAMLRequest, deflated). */
+export function authnRequestOf(location: string): string {
+  return inflateRawSync(Buffer.from(new URL(location).searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
+}
+
+/** The ID of the AuthnRequest in an HTTP-Redirect Location (SAMLRequest, deflated). */
+export function authnRequestIdOf(location: string): string {
+  return /\sID="([^"]+)"/.exec(authnRequestOf(location))![1]!;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Single logout
 // ---------------------------------------------------------------------------------------------------------------

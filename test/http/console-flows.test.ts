@@ -10,13 +10,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { inflateRawSync } from 'node:zlib';
 import request from 'supertest';
 import { runCli } from '../../src/cli/program';
 import { normaliseKey } from '../../src/provisioning/normalise';
 import { generateSelfSignedKeyPair } from '../../src/saml/certs';
 import { authHeader, BASE_URL } from '../helpers/gateway';
-import { ENTRA_CLAIM, TestIdp, type SpTarget } from '../helpers/test-idp';
+import { authnRequestIdOf, ENTRA_CLAIM, TestIdp, type SpTarget } from '../helpers/test-idp';
 import { ADMIN_GROUP, bootstrapAgent, createConsoleGateway, csrfOf, postForm, runTestSignIn, type ConsoleGateway } from './console-helpers';
 
 const DAY_MS = 86_400_000;
@@ -85,7 +84,7 @@ describe('connection wizard', () => {
   });
 
   it('step 2 by URL: previews what was read (nothing stored), then saves the connection from that URL', async () => {
-    const g = await open({ adminTenant: 'ops', adminGroup: ADMIN_GROUP, allowPrivateMetadataUrls: true });
+    const g = await open({ allowPrivateMetadataUrls: true });
     await request(g.app).post('/api/tenants').set(authHeader).send({ slug: 'contoso', name: 'Contoso Ltd' }).expect(201);
     const admin = await bootstrapAgent(g);
     const draft = '/admin/tenants/contoso/connections/new/metadata?slug=contoso-entra&name=Contoso%20Entra';
@@ -109,7 +108,7 @@ describe('connection wizard', () => {
   });
 
   it('step 2 without any input, or with a URL that does not answer, explains the problem and stores nothing', async () => {
-    const g = await open({ adminTenant: 'ops', adminGroup: ADMIN_GROUP, allowPrivateMetadataUrls: true });
+    const g = await open({ allowPrivateMetadataUrls: true });
     await request(g.app).post('/api/tenants').set(authHeader).send({ slug: 'contoso', name: 'Contoso Ltd' }).expect(201);
     const admin = await bootstrapAgent(g);
     const draft = '/admin/tenants/contoso/connections/new/metadata?slug=contoso-entra';
@@ -373,7 +372,7 @@ describe('certificate health on the dashboard', () => {
     gw = null;
 
     const { certPem } = await generateSelfSignedKeyPair({ commonName: 'sp.gatehouse.test', days: 10 });
-    const soon = await open({ adminTenant: 'ops', adminGroup: ADMIN_GROUP, spCertPem: certPem });
+    const soon = await open({ spCertPem: certPem });
     expect(textOf((await (await bootstrapAgent(soon)).get('/admin').expect(200)).text)).toContain('The Gatehouse SP certificate expires in 10 days.');
   });
 });
@@ -389,8 +388,7 @@ describe('console sign-in and sign-out', () => {
     const signIn = await browser.get(redirected.headers.location!).expect(200);
     const href = /href="(\/sso\/ops-entra\/login\?[^"]+)"/.exec(signIn.text)![1]!.replace(/&amp;/g, '&');
     const login = await browser.get(href).expect(302);
-    const authnRequest = inflateRawSync(Buffer.from(new URL(login.headers.location!).searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
-    const inResponseTo = /\sID="([^"]+)"/.exec(authnRequest)![1]!;
+    const inResponseTo = authnRequestIdOf(login.headers.location!);
     const acs = await browser.post('/sso/ops-entra/acs').type('form').send(idp.postBody(sp, { inResponseTo, user: { upn: 'it@ops.example', email: 'it@ops.example', groups: [ADMIN_GROUP] } }));
     expect(acs.status).toBe(303);
     expect(acs.headers.location).toBe('/admin/log');
@@ -445,7 +443,7 @@ describe('gatehouse admin bootstrap', () => {
     expect(expiresIn).toBeGreaterThan(14 * 60_000);
     expect(expiresIn).toBeLessThanOrEqual(15 * 60_000);
 
-    const g = await open({ adminTenant: 'ops', adminGroup: ADMIN_GROUP, databaseUrl });
+    const g = await open({ databaseUrl });
     const browser = request.agent(g.app);
     const target = new URL(url);
     const confirm = await browser.get(target.pathname + target.search).expect(200);

@@ -2,7 +2,6 @@
  * A Gatehouse app configured for the admin console (ADMIN_TENANT / ADMIN_GROUP, SP certificate), plus helpers to
  * sign in through a bootstrap link or SAML and to post console forms with their CSRF token.
  */
-import { inflateRawSync } from 'node:zlib';
 import request from 'supertest';
 import { createBootstrapLink } from '../../src/admin/bootstrap';
 import { silentLogger } from '../../src/common/log';
@@ -11,6 +10,7 @@ import { SamlService } from '../../src/saml/service';
 import { openStore } from '../../src/store';
 import type { Store } from '../../src/store/ports';
 import { ADMIN_KEY, BASE_URL, fixture } from '../helpers/gateway';
+import { authnRequestIdOf } from '../helpers/test-idp';
 
 export const ADMIN_GROUP = '11111111-aaaa-4bbb-8ccc-222222222222';
 
@@ -31,7 +31,9 @@ export interface ConsoleGatewayOptions {
   databaseUrl?: string;
 }
 
-export async function createConsoleGateway(policy: ConsoleGatewayOptions = { adminTenant: 'ops', adminGroup: ADMIN_GROUP }): Promise<ConsoleGateway> {
+/** A console gateway; the admin tenant and group default to 'ops' / ADMIN_GROUP, also when other options are given. */
+export async function createConsoleGateway(options: ConsoleGatewayOptions = {}): Promise<ConsoleGateway> {
+  const policy: ConsoleGatewayOptions = { adminTenant: 'ops', adminGroup: ADMIN_GROUP, ...options };
   const logger = silentLogger();
   const store = await openStore(policy.databaseUrl ?? 'sqlite::memory:', { logger });
   const saml = new SamlService({
@@ -104,9 +106,7 @@ export async function runTestSignIn(
   const start = await postForm(agent, testPage, testPage, {});
   if (start.status !== 200) throw new Error(`test start answered ${start.status}`);
   const login = await agent.get(continueTarget(start.text)!).expect(302);
-  const samlRequest = new URL(login.headers.location!).searchParams.get('SAMLRequest')!;
-  const authnRequest = inflateRawSync(Buffer.from(samlRequest, 'base64')).toString('utf8');
-  const requestId = /\sID="([^"]+)"/.exec(authnRequest)![1]!;
+  const requestId = authnRequestIdOf(login.headers.location!);
   const acs = await agent.post(`/sso/${connection.slug}/acs`).type('form').send(answer(requestId));
   const chain: string[] = [];
   let res = acs;

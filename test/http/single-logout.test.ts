@@ -303,11 +303,16 @@ describe('SP-initiated single logout (POST /logout)', () => {
     await request(gw.app).patch(`/api/connections/${connectionId}`).set(authHeader).send({ singleLogout: true }).expect(200);
   }
 
-  /** POST /logout from a browser; returns the LogoutRequest the IdP receives. */
+  /** POST /logout from a browser (expects a 303); returns the HTTP response. */
   async function logout(agent: ReturnType<typeof request.agent>, path = '/logout') {
     const res = await agent.post(path).set('Accept', 'text/html');
     expect(res.status).toBe(303);
     return res;
+  }
+
+  /** POST /logout from a browser; returns the LogoutRequest the IdP receives (read from the redirect Location). */
+  async function sentRequest(agent: ReturnType<typeof request.agent>, path = '/logout') {
+    return readRedirect((await logout(agent, path)).headers.location!, SP_CERT);
   }
 
   beforeEach(() => setUp());
@@ -325,8 +330,7 @@ describe('SP-initiated single logout (POST /logout)', () => {
     await enableSingleLogout();
     const adele = await signIn(ADELE, { sessionIndex: '_session-42' });
     const before = sessionCookieOf(await adele.get('/api/me'));
-    const res = await logout(adele);
-    const sent = readRedirect(res.headers.location!, SP_CERT);
+    const sent = await sentRequest(adele);
     expect(sent.endpoint).toBe(idp.sloUrl); // Location (ResponseLocation is for responses)
     expect(sent.field).toBe('SAMLRequest');
     expect(sent.signatureValid).toBe(true);
@@ -346,7 +350,7 @@ describe('SP-initiated single logout (POST /logout)', () => {
   it('lands on the signed-out page when the IdP answers with a matching InResponseTo, once', async () => {
     await enableSingleLogout();
     const adele = await signIn();
-    const sent = readRedirect((await logout(adele)).headers.location!, SP_CERT);
+    const sent = await sentRequest(adele);
     const requestId = sent.doc.documentElement.getAttribute('ID')!;
 
     const { xml } = idp.buildLogoutResponse(SLO_URL, { inResponseTo: requestId });
@@ -367,7 +371,7 @@ describe('SP-initiated single logout (POST /logout)', () => {
   it('returns to a local returnTo, over the HTTP-POST binding too', async () => {
     await enableSingleLogout();
     const adele = await signIn();
-    const sent = readRedirect((await logout(adele, '/logout?returnTo=/goodbye?x=1')).headers.location!, SP_CERT);
+    const sent = await sentRequest(adele, '/logout?returnTo=/goodbye?x=1');
     const built = idp.buildLogoutResponse(SLO_URL, { inResponseTo: sent.doc.documentElement.getAttribute('ID') });
     const done = await request(gw.app).post(SLO_PATH).type('form').send(idp.postForm('SAMLResponse', built)).expect(303);
     expect(done.headers.location).toBe('/goodbye?x=1');
@@ -381,7 +385,7 @@ describe('SP-initiated single logout (POST /logout)', () => {
       ['//evil.example/x', '/me'],
     ] as const) {
       const adele = await signIn();
-      const requestId = readRedirect((await logout(adele)).headers.location!, SP_CERT).doc.documentElement.getAttribute('ID');
+      const requestId = (await sentRequest(adele)).doc.documentElement.getAttribute('ID');
       const { xml } = idp.buildLogoutResponse(SLO_URL, { inResponseTo: requestId });
       const done = await request(gw.app).get(`${SLO_PATH}?${idp.redirectQuery('SAMLResponse', xml, { relayState })}`).expect(303);
       expect(done.headers.location).toBe(expected);
@@ -402,7 +406,7 @@ describe('SP-initiated single logout (POST /logout)', () => {
   it('refuses an unsigned or foreign-signed LogoutResponse without using up the request', async () => {
     await enableSingleLogout();
     const adele = await signIn();
-    const requestId = readRedirect((await logout(adele)).headers.location!, SP_CERT).doc.documentElement.getAttribute('ID');
+    const requestId = (await sentRequest(adele)).doc.documentElement.getAttribute('ID');
     const built = idp.buildLogoutResponse(SLO_URL, { inResponseTo: requestId });
     const refused = async (form: () => request.Test, code: string) => {
       const res = await form().set('Accept', 'application/json');
@@ -451,7 +455,7 @@ describe('SP-initiated single logout (POST /logout)', () => {
     await enableSingleLogout();
     const adele = await signIn();
     const lee = await signIn(LEE, { sessionIndex: '_lee' });
-    const sent = readRedirect((await logout(lee)).headers.location!, SP_CERT);
+    const sent = await sentRequest(lee);
     expect(sent.doc.getElementsByTagNameNS('*', 'NameID')[0]?.textContent).toBe('lee.gu@contoso.example');
     expect(sent.doc.getElementsByTagNameNS('*', 'SessionIndex')[0]?.textContent).toBe('_lee');
     await expectSignedIn(adele);

@@ -2,9 +2,8 @@
  * The sign-in path end to end over HTTP: admin API -> SP-initiated and IdP-initiated login through the real ACS ->
  * session -> /api/me, /me, /auth/check -> logout. Refusals render an error and write nothing but a log entry.
  */
-import { inflateRawSync } from 'node:zlib';
 import request from 'supertest';
-import { ENTRA_CLAIM, TestIdp, type SpTarget } from '../helpers/test-idp';
+import { authnRequestIdOf, authnRequestOf, ENTRA_CLAIM, TestIdp, type SpTarget } from '../helpers/test-idp';
 import { authHeader, createTestGateway, type TestGateway } from '../helpers/gateway';
 import { SESSION_COOKIE } from '../../src/http/session';
 
@@ -94,8 +93,8 @@ describe('SP-initiated sign-in', () => {
     const login = await agent.get('/sso/contoso-entra/login').query({ returnTo: '/reports/42' }).expect(302);
     const location = new URL(login.headers.location!);
     expect(`${location.origin}${location.pathname}`).toBe(idp.ssoUrl);
-    const authnRequest = inflateRawSync(Buffer.from(location.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
-    const requestId = /ID="([^"]+)"/.exec(authnRequest)![1]!;
+    const authnRequest = authnRequestOf(login.headers.location!);
+    const requestId = authnRequestIdOf(login.headers.location!);
     expect(authnRequest).toContain(`AssertionConsumerServiceURL="${sp.acsUrl}"`);
     // The pre-login step sets no cookie: the ACS is a cross-site POST that would not carry it anyway.
     expect(sessionCookieOf(login)).toBeNull();
@@ -108,9 +107,7 @@ describe('SP-initiated sign-in', () => {
 
   it('never carries a non-local returnTo through the IdP round trip', async () => {
     const login = await request(gw.app).get('/sso/contoso-entra/login').query({ returnTo: 'https://evil.example/' }).expect(302);
-    const requestId = /ID="([^"]+)"/.exec(
-      inflateRawSync(Buffer.from(new URL(login.headers.location!).searchParams.get('SAMLRequest')!, 'base64')).toString('utf8'),
-    )![1]!;
+    const requestId = authnRequestIdOf(login.headers.location!);
     const res = await request(gw.app).post('/sso/contoso-entra/acs').type('form').send(idp.postBody(sp, { inResponseTo: requestId }));
     expect(res.headers.location).toBe('/me');
   });

@@ -76,18 +76,22 @@ const keysOf = (found: string[], map: Map<string, string>) => {
   return found.map((id) => byId.get(id) ?? id).sort();
 };
 const run = <T>(docs: T[], filter: object): T[] => docs.filter(sift(filter as never));
+const inScope = run(users, scimUserFilter(scope, null));
+
+/** A user filter finds the expected fixtures, and the same ones matchesQuery finds on the served resources in scope. */
+function expectUserFilter(filter: string, expected: string[]): void {
+  const query = parseUserFilter(filter);
+  const found = keysOf(run(users, scimUserFilter(scope, query)).map((d) => d._id), ids);
+  expect(found).toEqual([...expected].sort());
+  const reference = inScope
+    .filter((doc) => matchesQuery(query, scimUserResource(toUserRecord(doc), { matchBy: 'upn', baseUrl: BASE, registry })))
+    .map((d) => d._id);
+  expect(keysOf(reference, ids)).toEqual(found);
+}
 
 describe('mongo SCIM filters evaluated on the stored documents (shared fixture set)', () => {
-  const inScope = run(users, scimUserFilter(scope, null));
-
   it.each(USER_FILTERS)('users: $filter', ({ filter, expect: expected }) => {
-    const query = parseUserFilter(substitute(filter));
-    const found = keysOf(run(users, scimUserFilter(scope, query)).map((d) => d._id), ids);
-    expect(found).toEqual([...expected].sort());
-    const reference = inScope
-      .filter((doc) => matchesQuery(query, scimUserResource(toUserRecord(doc), { matchBy: 'upn', baseUrl: BASE, registry })))
-      .map((d) => d._id);
-    expect(keysOf(reference, ids)).toEqual(found);
+    expectUserFilter(substitute(filter), expected);
   });
 
   it.each(GROUP_FILTERS)('groups: $filter', ({ filter, expect: expected }) => {
@@ -109,7 +113,6 @@ describe('mongo SCIM date filters on the stored documents', () => {
   // The fixture documents were created 1 ms apart, in fixture order (NOW + index).
   const at = (index: number) => new Date(NOW.getTime() + index).toISOString();
   const userIndex = (key: string) => USER_FIXTURES.findIndex((f) => f.key === key);
-  const inScope = run(users, scimUserFilter(scope, null));
 
   it.each([
     [`meta.created gt "${at(userIndex('grace'))}"`, ['linus', 'star']],
@@ -121,13 +124,7 @@ describe('mongo SCIM date filters on the stored documents', () => {
     [`not (meta.lastModified gt "${at(userIndex('aerzte'))}")`, ['ada', 'aerzte']],
     [`meta.lastModified gt "${at(userIndex('aerzte'))}" and meta.lastModified lt "${at(userIndex('linus'))}"`, ['bob', 'grace']],
   ])('users: %s', (filter, expected) => {
-    const query = parseUserFilter(filter);
-    const found = keysOf(run(users, scimUserFilter(scope, query)).map((d) => d._id), ids);
-    expect(found).toEqual([...expected].sort());
-    const reference = inScope
-      .filter((doc) => matchesQuery(query, scimUserResource(toUserRecord(doc), { matchBy: 'upn', baseUrl: BASE, registry })))
-      .map((d) => d._id);
-    expect(keysOf(reference, ids)).toEqual(found);
+    expectUserFilter(filter, expected);
   });
 
   it('groups: meta.created and meta.lastModified cutoffs', () => {

@@ -37,6 +37,21 @@ describe('sqlite SCIM hot path', () => {
     return { tenant, connection };
   }
 
+  /** A live SCIM token for the connection (expires in a minute), stored with the hash of `secret`. */
+  async function createToken(tenantId: string, connectionId: string, secret: string) {
+    const hash = hashToken(secret);
+    const token = await store.scimTokens.create({
+      connectionId,
+      tenantId,
+      kind: 'token',
+      hash,
+      prefix: secret.slice(0, 11),
+      clientId: null,
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+    return { token, hash };
+  }
+
   const state = (userName: string): ScimUserState => ({
     externalId: null,
     userName,
@@ -119,16 +134,7 @@ describe('sqlite SCIM hot path', () => {
 
   it('findByHashWithContext reads the token, its connection and its tenant as they are now', async () => {
     const { tenant, connection } = await setUp();
-    const hash = hashToken('gh_scim_hot_path');
-    const token = await store.scimTokens.create({
-      connectionId: connection.id,
-      tenantId: tenant.id,
-      kind: 'token',
-      hash,
-      prefix: 'gh_scim_hot',
-      clientId: null,
-      expiresAt: new Date(Date.now() + 60_000),
-    });
+    const { token, hash } = await createToken(tenant.id, connection.id, 'gh_scim_hot_path');
     expect(await store.scimTokens.findByHashWithContext!(hashToken('other'))).toBeNull();
     expect(await store.scimTokens.findByHashWithContext!(hash)).toEqual({
       token: { ...token, hash },
@@ -144,16 +150,7 @@ describe('sqlite SCIM hot path', () => {
 
   it('findByHashWithContext keeps the parsed connection only while its version is unchanged', async () => {
     const { tenant, connection } = await setUp();
-    const hash = hashToken('gh_scim_kept');
-    const token = await store.scimTokens.create({
-      connectionId: connection.id,
-      tenantId: tenant.id,
-      kind: 'token',
-      hash,
-      prefix: 'gh_scim_kep',
-      clientId: null,
-      expiresAt: new Date(Date.now() + 60_000),
-    });
+    const { token, hash } = await createToken(tenant.id, connection.id, 'gh_scim_kept');
     const first = (await store.scimTokens.findByHashWithContext!(hash))!;
     const second = (await store.scimTokens.findByHashWithContext!(hash))!;
     expect(second.connection).toBe(first.connection);
@@ -174,16 +171,7 @@ describe('sqlite SCIM hot path', () => {
   it('findByHashWithContext gives no tenant when the connection is not the token tenant’s', async () => {
     const { tenant, connection } = await setUp();
     const { tenant: otherTenant } = await setUp();
-    const hash = hashToken('gh_scim_cross');
-    await store.scimTokens.create({
-      connectionId: connection.id,
-      tenantId: otherTenant.id,
-      kind: 'token',
-      hash,
-      prefix: 'gh_scim_cro',
-      clientId: null,
-      expiresAt: new Date(Date.now() + 60_000),
-    });
+    const { hash } = await createToken(otherTenant.id, connection.id, 'gh_scim_cross');
     const context = await store.scimTokens.findByHashWithContext!(hash);
     expect(context!.connection!.tenantId).toBe(tenant.id);
     expect(context!.tenant).toBeNull();
